@@ -1,0 +1,50 @@
+# The course's commands. Needs only Python 3.11+ and make; everything else goes into .venv.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# One BLAS thread: repeatable numbers, and two threads were not faster for this small network.
+export OMP_NUM_THREADS := 1
+export OPENBLAS_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: help venv run test lab notebooks exercises bench lint clean
+
+help:
+	@echo "make run         set up .venv and train SGD, SGD+momentum, Adam; print the results table"
+	@echo "make test        set up .venv and run every test (unit tests, notebooks, exercises)"
+	@echo "make lab         open JupyterLab on the lessons"
+	@echo "make notebooks   re-execute the lessons in place (stored outputs)"
+	@echo "make exercises   regenerate the student notebooks from the lessons"
+	@echo "make bench       time nnlib against PyTorch (installs torch==2.13.0 into .venv)"
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nnlib)" > /dev/null
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m nnlib reproduce
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+notebooks: $(STAMP)
+	$(PY) -m nnlib.notebook_tools execute notebooks/*.ipynb
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check nnlib tests
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

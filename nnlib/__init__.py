@@ -1,0 +1,19 @@
+"""nnlib: the finished code of the course *Neural Networks from Scratch* (NumPy only)."""
+
+from nnlib.data import MNIST, load_mnist, minibatches, one_hot
+from nnlib.layers import Dropout, Linear, Parameter, ReLU
+from nnlib.losses import SoftmaxCrossEntropy, cross_entropy, softmax
+from nnlib.network import Sequential, load_model, mlp, save_model
+from nnlib.optim import SGD, Adam, cosine_schedule, step_schedule
+from nnlib.train import History, TrainingDiverged, evaluate, fit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MNIST", "load_mnist", "minibatches", "one_hot",
+    "Dropout", "Linear", "Parameter", "ReLU",
+    "SoftmaxCrossEntropy", "cross_entropy", "softmax",
+    "Sequential", "load_model", "mlp", "save_model",
+    "SGD", "Adam", "cosine_schedule", "step_schedule",
+    "History", "TrainingDiverged", "evaluate", "fit",
+]

@@ -1,0 +1,115 @@
+"""The course's training runs: tuned configurations, one run, the results table.
+
+Used by `python -m nnlib reproduce` and by lesson 07, so both report the same thing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from nnlib.data import MNIST
+from nnlib.network import Sequential, mlp
+from nnlib.optim import SGD, Adam, Optimizer, constant_schedule, cosine_schedule
+from nnlib.train import History, evaluate, fit
+
+COURSE_SIZES = (784, 128, 64, 10)
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+# The original project's table (L2 + dropout), which every run must beat.
+ORIGINAL_RESULTS = {
+    "SGD": {"train_acc": 1.0, "val_acc": 0.9760, "val_loss": 0.1093},
+    "SGD + momentum": {"train_acc": 1.0, "val_acc": 0.9757, "val_loss": 0.1126},
+    "Adam": {"train_acc": 1.0, "val_acc": 0.9753, "val_loss": 0.1161},
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run of the course network."""
+
+    name: str
+    optimizer: str  # "sgd", "momentum" or "adam"
+    lr: float
+    dropout: float
+    l2: float
+    momentum: float = 0.0
+    epochs: int = 40
+    batch_size: int = 128
+    schedule: str = "cosine"  # "cosine" (to zero) or "constant"
+    seed: int = 1
+
+
+COURSE_RUNS = (
+    RunConfig("SGD", "sgd", lr=0.5, dropout=0.05, l2=5e-4),
+    RunConfig("SGD + momentum", "momentum", lr=0.05, momentum=0.9, dropout=0.05, l2=3e-4),
+    RunConfig("Adam", "adam", lr=3e-3, dropout=0.1, l2=1e-4),
+)
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    history: History
+    model: Sequential
+    train_acc: float
+    val_acc: float
+    val_loss: float
+    test_acc: float
+    seconds: float
+
+    def summary(self) -> dict:
+        row = {k: v for k, v in asdict(self).items() if k not in ("history", "model", "config")}
+        return {"config": asdict(self.config), **row, "history": self.history.to_dict()}
+
+
+def make_optimizer(config: RunConfig, model: Sequential) -> Optimizer:
+    if config.optimizer == "adam":
+        return Adam(model.parameters(), lr=config.lr)
+    if config.optimizer in ("sgd", "momentum"):
+        momentum = config.momentum if config.optimizer == "momentum" else 0.0
+        return SGD(model.parameters(), lr=config.lr, momentum=momentum)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def train_run(config: RunConfig, data: MNIST, progress: bool = True) -> RunResult:
+    """Train the course network with `config` on `data` and evaluate it on every split."""
+    rng = np.random.default_rng(config.seed)
+    model = mlp(COURSE_SIZES, config.dropout, rng)
+    optimizer = make_optimizer(config, model)
+    steps = config.epochs * -(-len(data.x_train) // config.batch_size)
+    schedule = (
+        cosine_schedule(config.lr, steps) if config.schedule == "cosine" else constant_schedule(config.lr)
+    )
+    started = time.perf_counter()
+    history = fit(
+        model, optimizer, data.x_train, data.y_train,
+        epochs=config.epochs, rng=rng, batch_size=config.batch_size, l2=config.l2,
+        schedule=schedule, x_val=data.x_val, y_val=data.y_val, progress=progress,
+    )
+    seconds = time.perf_counter() - started
+    _, train_acc = evaluate(model, data.x_train, data.y_train)
+    val_loss, val_acc = evaluate(model, data.x_val, data.y_val)
+    _, test_acc = evaluate(model, data.x_test, data.y_test)
+    return RunResult(config, history, model, train_acc, val_acc, val_loss, test_acc, seconds)
+
+
+def with_overrides(config: RunConfig, **changes) -> RunConfig:
+    """`config` with the given fields changed (None values ignored)."""
+    return replace(config, **{k: v for k, v in changes.items() if v is not None})
+
+
+def results_table(results: list[RunResult]) -> str:
+    """The original project's table, plus test accuracy and training time (markdown)."""
+    lines = [
+        "| Optimizer | Train Acc | Val Acc | Val Loss | Test Acc | Time |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.config.name} | {r.train_acc:.2%} | {r.val_acc:.2%} | {r.val_loss:.4f} "
+            f"| {r.test_acc:.2%} | {r.seconds:.1f} s |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,200 @@
+"""Training: `fit` a model with mini-batches, `evaluate` it, keep a `History`.
+
+Shapes: x `(n, features)` float, y `(n,)` integer labels.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nnlib.data import minibatches
+from nnlib.layers import check_input
+from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, check_labels, cross_entropy, l2_penalty
+from nnlib.network import Sequential
+from nnlib.optim import Optimizer, Schedule
+
+
+@dataclass
+class History:
+    """Per-epoch metrics. `train_*` are running means over the epoch's batches
+    (with dropout on, L2 included in the loss); `val_*` are measured after the
+    epoch in evaluation mode (cross-entropy only)."""
+
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    epoch_time: list[float] = field(default_factory=list)
+    stopped: str = ""  # "", "interrupted" or "diverged"
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_text_atomic(Path(path), json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> History:
+        return cls(**json.loads(Path(path).read_text()))
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite. `.history` holds the epochs completed before."""
+
+    def __init__(self, message: str, history: History) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def evaluate(
+    model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 10_000
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of `model` on `(x, y)`, in evaluation mode."""
+    _check_dataset(model, x, y, "evaluate")
+    loss_sum, correct = 0.0, 0
+    for start in range(0, len(x), batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        logits = model.forward(xb)
+        loss_sum += cross_entropy(logits, yb) * len(xb)
+        correct += int((logits.argmax(axis=1) == yb).sum())
+    return loss_sum / len(x), correct / len(x)
+
+
+def predict(model: Sequential, x: np.ndarray) -> np.ndarray:
+    """Predicted labels `(n,)`."""
+    return model.predict(x)
+
+
+def _check_dataset(model: Sequential, x: np.ndarray, y: np.ndarray, where: str) -> None:
+    check_input(x, model.in_features, f"{where}: x")
+    if len(x) == 0:
+        raise ValueError(f"{where}: got an empty dataset")
+    if len(x) != len(y):
+        raise ValueError(f"{where}: x has {len(x)} samples but y has {len(y)} labels; they must match")
+    classes = getattr(model.layers[-1], "out_features", 10) if model.layers else 10
+    check_labels(np.asarray(y), len(x), classes)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{where}: x contains NaN or infinite values")
+
+
+def fit(
+    model: Sequential,
+    optimizer: Optimizer,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    *,
+    epochs: int,
+    rng: np.random.Generator,
+    batch_size: int = 128,
+    l2: float = 0.0,
+    schedule: Schedule | None = None,
+    x_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    progress: bool = True,
+    history: History | None = None,
+) -> History:
+    """Train `model` for `epochs` passes over `(x_train, y_train)`; return the `History`.
+
+    - `rng` shuffles the batches (dropout masks come from the model's own rng).
+    - `l2` adds `0.5 * l2 * sum(W**2)` over the weight matrices.
+    - `schedule(step) -> lr` sets the learning rate before every step.
+    - Ctrl-C stops cleanly after the current batch and returns the history so
+      far (`history.stopped == "interrupted"`).
+    - A NaN/inf loss raises `TrainingDiverged` at once; its `.history` keeps
+      the completed epochs.
+    - Pass an existing `history` to continue it.
+    """
+    _check_dataset(model, x_train, y_train, "fit")
+    if (x_val is None) != (y_val is None):
+        raise ValueError("fit: give both x_val and y_val, or neither")
+    if x_val is not None:
+        _check_dataset(model, x_val, y_val, "fit (validation)")
+    if epochs < 0:
+        raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+    history = history if history is not None else History()
+    loss_fn = SoftmaxCrossEntropy()
+    weights = model.weights()
+    bar = _progress_bar(epochs, progress)
+    try:
+        for _ in range(epochs):
+            started = time.perf_counter()
+            loss_sum, correct = 0.0, 0
+            for xb, yb in minibatches(x_train, y_train, batch_size, rng):
+                if schedule is not None:
+                    optimizer.lr = schedule(optimizer.steps)
+                logits = model.forward(xb, training=True)
+                loss = loss_fn.forward(logits, yb) + l2_penalty(weights, l2)
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"the training loss became {loss} in epoch {history.epochs + 1} "
+                        f"(learning rate {optimizer.lr:g}); try a smaller learning rate. "
+                        "The history of the completed epochs is in this error's .history.",
+                        history,
+                    )
+                model.backward(loss_fn.backward(), need_input_grad=False)
+                add_l2_grad(weights, l2)
+                optimizer.step()
+                loss_sum += loss * len(xb)
+                correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
+            history.train_loss.append(loss_sum / len(x_train))
+            history.train_acc.append(correct / len(x_train))
+            history.lr.append(float(optimizer.lr))
+            if x_val is not None:
+                val_loss, val_acc = evaluate(model, x_val, y_val)
+                history.val_loss.append(val_loss)
+                history.val_acc.append(val_acc)
+            history.epoch_time.append(time.perf_counter() - started)
+            if bar is not None:
+                bar.set_postfix_str(_summary(history), refresh=False)
+                bar.update(1)
+    except KeyboardInterrupt:
+        history.stopped = "interrupted"
+        print(f"Training interrupted after {history.epochs} complete epochs; returning the history so far.")
+    except TrainingDiverged:
+        history.stopped = "diverged"
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
+
+
+def _summary(history: History) -> str:
+    text = f"loss {history.train_loss[-1]:.4f}"
+    if history.val_acc:
+        text += f", val acc {history.val_acc[-1]:.2%}"
+    return text
+
+
+def _progress_bar(epochs: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm  # the notebook widget in Jupyter, text in a terminal
+
+    return tqdm(total=epochs, unit="epoch", desc="training")
