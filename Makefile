@@ -7,10 +7,9 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv run test lab notebooks exercises bench lint clean
+.PHONY: help venv run test test-browser lab notebooks exercises bench lint clean
 
 help:
 	@echo "make run         set up .venv and train SGD, SGD+momentum, Adam; print the results table"
@@ -48,3 +47,6 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
+
+exercises: $(STAMP)
+	$(PY) -m nnlib.notebook_tools exercises notebooks exercises

@@ -1,4 +1,4 @@
-"""Execute the lessons in place and store clean outputs.
+"""Execute the lessons in place with clean outputs; generate the student versions.
 
 `python -m nnlib.notebook_tools execute notebooks/*.ipynb` (what `make notebooks`
 runs) executes each notebook with nbclient in its own folder, then cleans it
@@ -9,11 +9,18 @@ so GitHub shows real, tidy outputs:
   default figure of an interactive plot stays visible), and progress bars,
   which would be frozen at "0%", are dropped;
 - absolute paths of the machine that ran it are checked for and refused.
+
+`python -m nnlib.notebook_tools exercises notebooks exercises` (what
+`make exercises` runs) writes the student version of every lesson: each
+`### BEGIN SOLUTION` ... `### END SOLUTION` region (nbgrader's markers) becomes
+`# YOUR CODE HERE` + `raise NotImplementedError()`, outputs and execution
+counts are cleared, everything else (the checker calls too) stays.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import re
 import sys
@@ -103,6 +110,66 @@ def execute(path: Path, timeout: int = TIMEOUT_SECONDS) -> None:
     os.replace(tmp, path)
 
 
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+STUDENT_BANNER = (
+    "> **Student version.** Generated from `notebooks/{name}` by `make exercises`; do not edit it by hand. "
+    "Fill in the cells marked `# YOUR CODE HERE` and run the check below each one."
+)
+
+
+def strip_solutions(source: str, where: str = "cell") -> str:
+    """Replace every solution region of a cell's source by a stub, keeping its indentation."""
+    lines, out, inside = source.split("\n"), [], False
+    for number, line in enumerate(lines, start=1):
+        marker = line.strip()
+        if marker == BEGIN_SOLUTION:
+            if inside:
+                raise ValueError(f"{where}, line {number}: nested {BEGIN_SOLUTION}")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]
+        elif marker == END_SOLUTION:
+            if not inside:
+                raise ValueError(f"{where}, line {number}: {END_SOLUTION} without {BEGIN_SOLUTION}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{where}: {BEGIN_SOLUTION} is never closed by {END_SOLUTION}")
+    return "\n".join(out)
+
+
+def student_version(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    """A copy of lesson `nb` with solutions stubbed and all outputs cleared."""
+    student = copy.deepcopy(nb)
+    for index, cell in enumerate(student.cells):
+        if cell.cell_type == "code":
+            cell.source = strip_solutions(cell.source, f"{name}, cell {index}")
+            cell.outputs = []
+            cell.execution_count = None
+            cell.metadata.pop("execution", None)
+    banner = nbformat.v4.new_markdown_cell(STUDENT_BANNER.format(name=name))
+    banner["id"] = "student-version-banner"
+    student.cells.insert(0, banner)
+    student.metadata.pop("widgets", None)
+    return student
+
+
+def write_exercises(lessons: Path, target: Path) -> list[Path]:
+    """Write the student version of every `lessons/*.ipynb` into `target`; return the paths."""
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in sorted(lessons.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        out = target / path.name
+        tmp = out.with_name(f".{out.name}.tmp")
+        nbformat.write(student_version(nb, path.name), tmp)
+        os.replace(tmp, out)
+        written.append(out)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nnlib.notebook_tools", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -110,7 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("paths", nargs="+", type=Path)
     clean = commands.add_parser("clean", help="only clean stored outputs (no execution)")
     clean.add_argument("paths", nargs="+", type=Path)
+    student = commands.add_parser("exercises", help="write the student versions of the lessons")
+    student.add_argument("lessons", type=Path, help="folder of the lessons (notebooks)")
+    student.add_argument("target", type=Path, help="folder for the student notebooks (exercises)")
     args = parser.parse_args(argv)
+    if args.command == "exercises":
+        for path in write_exercises(args.lessons, args.target):
+            print(f"wrote {path}")
+        return 0
     for path in args.paths:
         print(f"{args.command}: {path}", flush=True)
         if args.command == "execute":
