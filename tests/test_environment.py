@@ -1,0 +1,117 @@
+"""requirements.txt (pip, the Makefile) and environment.yml (conda, Binder) agree,
+and every third-party import of the course is declared in them."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+ROOT = Path(__file__).resolve().parent.parent
+# Benchmark-only, optional, imported behind a guard: never a runtime dependency.
+OPTIONAL_IMPORTS = {"torch"}
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pip_requirements() -> dict[str, SpecifierSet]:
+    found = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            requirement = Requirement(line)
+            found[normalise(requirement.name)] = requirement.specifier
+    return found
+
+
+def conda_environment() -> dict:
+    return yaml.safe_load((ROOT / "environment.yml").read_text())
+
+
+def conda_requirements() -> dict[str, SpecifierSet]:
+    found = {}
+    for entry in conda_environment()["dependencies"]:
+        assert isinstance(entry, str), f"environment.yml: nested entries such as {entry} are not expected"
+        name, _, spec = re.match(r"([A-Za-z0-9_.\-]+)\s*(([=<>!~].*)?)$", entry).groups()[:3]
+        if name == "python":
+            continue
+        found[normalise(name)] = SpecifierSet(spec)
+    return found
+
+
+def test_python_is_pinned_to_3_12_from_conda_forge():
+    env = conda_environment()
+    assert "python=3.12" in env["dependencies"]
+    assert env["channels"] == ["conda-forge"]
+
+
+def test_same_packages_with_the_same_version_ranges():
+    pip, conda = pip_requirements(), conda_requirements()
+    assert sorted(pip) == sorted(conda), f"only in pip: {set(pip) - set(conda)}; only in conda: {set(conda) - set(pip)}"
+    for name in pip:
+        assert pip[name] == conda[name], f"{name}: requirements.txt says '{pip[name]}', environment.yml '{conda[name]}'"
+
+
+def test_installed_versions_satisfy_the_ranges():
+    for name, spec in pip_requirements().items():
+        version = importlib.metadata.version(name)
+        assert spec.contains(version, prereleases=True), f"{name} {version} is outside '{spec}'"
+
+
+def test_torch_is_never_a_dependency():
+    assert "torch" not in pip_requirements() and "torch" not in conda_requirements()
+
+
+def test_binder_installs_nnlib_with_postbuild_not_in_the_environment():
+    post_build = ROOT / "postBuild"
+    assert post_build.is_file() and post_build.stat().st_mode & 0o111, "postBuild must be an executable script"
+    assert "pip install --no-deps -e ." in post_build.read_text()
+    assert "-e ." not in (ROOT / "environment.yml").read_text(), "an editable install defeats Binder's cache"
+
+
+def _imports_of(source: str) -> set[str]:
+    # Drop IPython magics and shell escapes, which are not Python syntax.
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    names = set()
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def course_imports() -> dict[str, set[str]]:
+    """Top-level module name -> files importing it, over nnlib/, notebooks/, exercises/."""
+    found: dict[str, set[str]] = {}
+    sources = [(p, p.read_text()) for p in sorted((ROOT / "nnlib").rglob("*.py"))]
+    for folder in ("notebooks", "exercises"):
+        for path in sorted((ROOT / folder).glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            sources.append((path, "\n".join(c.source for c in nb.cells if c.cell_type == "code")))
+    for path, source in sources:
+        for name in _imports_of(source):
+            found.setdefault(name, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_third_party_import_is_declared():
+    declared = set(pip_requirements())
+    distributions = importlib.metadata.packages_distributions()
+    missing = []
+    for module, files in sorted(course_imports().items()):
+        if module in sys.stdlib_module_names or module == "nnlib" or module in OPTIONAL_IMPORTS:
+            continue
+        provided_by = {normalise(d) for d in distributions.get(module, [module])}
+        if not provided_by & declared:
+            missing.append(f"{module} (from {', '.join(sorted(files))}; distribution {sorted(provided_by)})")
+    assert not missing, "imported but not in requirements.txt: " + "; ".join(missing)
