@@ -17,6 +17,7 @@ help:
 	@echo "make lab         open JupyterLab on the lessons"
 	@echo "make notebooks   re-execute the lessons in place (stored outputs)"
 	@echo "make exercises   regenerate the student notebooks from the lessons"
+	@echo "make test-browser  run the lessons in JupyterLab in headless Chromium (installs chromium)"
 	@echo "make bench       time nnlib against PyTorch (installs torch==2.13.0 into .venv)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -50,3 +51,12 @@ clean:
 
 exercises: $(STAMP)
 	$(PY) -m nnlib.notebook_tools exercises notebooks exercises
+
+# The real-browser test needs Debian's chromium; install it when missing (root or sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+test-browser: $(STAMP)
+	@[ -x /usr/bin/chromium ] || { echo "Installing chromium for the browser test"; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium > /dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q > /dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium > /dev/null 2>&1; } || \
+	  echo "Could not install chromium: the browser test will be skipped"; }
+	$(PY) -m pytest -m browser tests/browser -v -rs
