@@ -96,8 +96,13 @@ def run_all(page, expect_progress: bool) -> bool:
         time.sleep(0.2)
     else:
         pytest.fail(f"Run All did not finish within {RUN_TIMEOUT} s")
-    page.get_by_text(re.compile(r"\| Idle$")).first.wait_for(timeout=60_000)
+    wait_until_idle(page)
     return saw_progress
+
+
+def wait_until_idle(page) -> None:
+    page.get_by_text(re.compile(r"\| Idle$")).first.wait_for(timeout=60_000)
+    time.sleep(0.5)  # let the last output render
 
 
 def check_sliders(page, shot_prefix: Path) -> int:
@@ -119,6 +124,7 @@ def check_sliders(page, shot_prefix: Path) -> int:
         while time.monotonic() < deadline and output.inner_html() == before:
             time.sleep(0.2)
         assert output.inner_html() != before, f"widget {index}: moving the slider did not change the output"
+        wait_until_idle(page)
         page.screenshot(path=f"{shot_prefix}-widget{index}.png")
         live += 1
     return live
