@@ -78,6 +78,17 @@ def cmd_fetch_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a count that must be at least 1 (epochs, batch size)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nnlib", description=__doc__)
     parser.add_argument("--data", type=Path, default=None,
@@ -87,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add_common(sub: argparse.ArgumentParser, out_default: str) -> None:
         sub.add_argument("--out", type=Path, default=Path(out_default),
                          help=f"folder for results.md, histories.json, learning_curves.png (default: {out_default})")
-        sub.add_argument("--epochs", type=int, default=None, help="epochs per run (default: 40)")
+        sub.add_argument("--epochs", type=positive_int, default=None, help="epochs per run (default: 40)")
         sub.add_argument("--seed", type=int, default=None,
                          help="seed of the weight init, dropout masks and batch order (default: 1)")
         sub.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -108,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--momentum", type=float, default=None, help="momentum (with --optimizer momentum)")
     train.add_argument("--dropout", type=float, default=None, help="drop probability of the hidden layers")
     train.add_argument("--l2", type=float, default=None, help="L2 strength lambda (penalty 0.5*lambda*sum(W^2))")
-    train.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: 128)")
+    train.add_argument("--batch-size", type=positive_int, default=None, help="mini-batch size (default: 128)")
     train.add_argument("--schedule", choices=("cosine", "constant"), default=None,
                        help="learning-rate schedule (default: cosine, decaying to zero)")
     train.add_argument("--save", type=Path, default=None, help="save the trained model to this .npz file")
