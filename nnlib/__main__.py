@@ -9,7 +9,8 @@ from pathlib import Path
 
 from nnlib.data import DEFAULT_PATH, MNIST_SHA256, DataError, load_mnist, rebuild_bundle_from_openml
 from nnlib.experiments import COURSE_RUNS, OPTIMIZERS, RunResult, results_table, train_run, with_overrides
-from nnlib.train import TrainingDiverged, write_text_atomic
+from nnlib.files import atomic_write, write_text_atomic
+from nnlib.train import TrainingDiverged
 
 
 def _single_blas_thread():
@@ -32,9 +33,8 @@ def _write_outputs(results: list[RunResult], out: Path, title: str) -> None:
     write_text_atomic(out / "results.md", table + "\n")
     write_text_atomic(out / "histories.json", json.dumps([r.summary() for r in results], indent=1))
     figure = learning_curves({r.config.name: r.history for r in results}, title=title)
-    tmp = out / ".learning_curves.tmp.png"
-    figure.savefig(tmp, dpi=110)
-    tmp.replace(out / "learning_curves.png")
+    with atomic_write(out / "learning_curves.png", "wb") as handle:
+        figure.savefig(handle, format="png", dpi=110)
     print(table)
     print(f"\nWrote {out / 'results.md'}, {out / 'histories.json'}, {out / 'learning_curves.png'}")
 
@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--seed", type=int, default=None,
                          help="seed of the weight init, dropout masks and batch order (default: 1)")
         sub.add_argument("--no-progress", action="store_true", help="no progress bar")
+        # SUPPRESS: given after the command it wins; not given, the top-level --data stays.
+        sub.add_argument("--data", type=Path, default=argparse.SUPPRESS,
+                         help="MNIST bundle to use (default: the course's data/mnist.npz)")
 
     reproduce = commands.add_parser(
         "reproduce", help="train SGD, SGD + momentum and Adam with their tuned settings; print the table",

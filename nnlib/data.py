@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from nnlib.files import atomic_write
 
 MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "mnist.npz"
@@ -166,14 +167,6 @@ def rebuild_bundle_from_openml(path: str | os.PathLike) -> str:
         "x_test": images[60_000:],
         "y_test": labels[60_000:],
     }
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return sha256_of(target)
+    with atomic_write(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    return sha256_of(Path(path))

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from nnlib.files import atomic_write
 from nnlib.layers import Dropout, Linear, Parameter, ReLU, check_input, pack_parameters
 from nnlib.losses import softmax
 
@@ -123,19 +123,11 @@ def save_model(model: Sequential, path: str | os.PathLike) -> None:
     The file is written to a temporary name beside `path` and renamed, so an
     interrupted save never leaves a half-written model behind.
     """
-    path = Path(path)
     arrays = {f"param{i}": p.value for i, p in enumerate(model.parameters())}
     header = {"format": "nnlib-model", "version": FORMAT_VERSION, "layers": model.architecture()}
     arrays["architecture"] = np.array(json.dumps(header))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def _read_model_file(path: Path) -> tuple[list[dict], list[np.ndarray]]:
@@ -146,7 +138,9 @@ def _read_model_file(path: Path) -> tuple[list[dict], list[np.ndarray]]:
             header = json.loads(str(data["architecture"]))
             count = len([k for k in data.files if k.startswith("param")])
             params = [data[f"param{i}"] for i in range(count)]
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, json.JSONDecodeError) as err:
+        layers = header["layers"] if header.get("format") == "nnlib-model" else None
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, AttributeError, TypeError,
+            json.JSONDecodeError) as err:
         raise ValueError(
             f"{path} is not a readable nnlib model file (truncated or not made by save_model): {err}"
         ) from err
@@ -154,9 +148,9 @@ def _read_model_file(path: Path) -> tuple[list[dict], list[np.ndarray]]:
         raise ValueError(
             f"{path} holds pickled Python objects, which nnlib never loads (they could run code)"
         ) from err
-    if not isinstance(header, dict) or header.get("format") != "nnlib-model":
-        raise ValueError(f"{path} is not an nnlib model file (no nnlib architecture header)")
-    return header["layers"], params
+    if not isinstance(layers, list) or not all(isinstance(spec, dict) for spec in layers):
+        raise ValueError(f"{path} is not an nnlib model file (no valid nnlib architecture header)")
+    return layers, params
 
 
 def _build(architecture: list[dict]) -> Sequential:

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import nbformat
 
+from nnlib.files import atomic_write
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]+)")
@@ -105,9 +107,8 @@ def execute(path: Path, timeout: int = TIMEOUT_SECONDS) -> None:
     leaks = machine_paths(nb)
     if leaks:
         raise RuntimeError(f"{path.name}: outputs contain machine paths: {leaks[:3]}")
-    tmp = path.with_name(f".{path.name}.tmp")
-    nbformat.write(nb, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as handle:
+        nbformat.write(nb, handle)
 
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
@@ -163,9 +164,8 @@ def write_exercises(lessons: Path, target: Path) -> list[Path]:
     for path in sorted(lessons.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         out = target / path.name
-        tmp = out.with_name(f".{out.name}.tmp")
-        nbformat.write(student_version(nb, path.name), tmp)
-        os.replace(tmp, out)
+        with atomic_write(out) as handle:
+            nbformat.write(student_version(nb, path.name), handle)
         written.append(out)
     return written
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlib.data import minibatches
+from nnlib.files import write_text_atomic
 from nnlib.layers import check_input
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, check_labels, cross_entropy, l2_penalty
 from nnlib.network import Sequential
@@ -51,25 +51,17 @@ class History:
         return cls(**json.loads(Path(path).read_text()))
 
 
+# Cross-entropy this large means the true class gets probability below e^-10000: the
+# weights have blown up (a finite loss can stay huge once every ReLU has died).
+DIVERGED_LOSS = 1e4
+
+
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite. `.history` holds the epochs completed before."""
 
     def __init__(self, message: str, history: History) -> None:
         super().__init__(message)
         self.history = history
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def evaluate(
@@ -98,8 +90,12 @@ def _check_dataset(model: Sequential, x: np.ndarray, y: np.ndarray, where: str) 
     if len(x) != len(y):
         raise ValueError(f"{where}: x has {len(x)} samples but y has {len(y)} labels; they must match")
     classes = getattr(model.layers[-1], "out_features", 10) if model.layers else 10
-    check_labels(np.asarray(y), len(x), classes)
-    if not np.isfinite(x).all():
+    try:
+        check_labels(np.asarray(y), len(x), classes)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    # In chunks: a boolean mask of the whole training set would cost ~40 MB at once.
+    if not all(np.isfinite(x[i : i + 8192]).all() for i in range(0, len(x), 8192)):
         raise ValueError(f"{where}: x contains NaN or infinite values")
 
 
@@ -150,7 +146,7 @@ def fit(
                     optimizer.lr = schedule(optimizer.steps)
                 logits = model.forward(xb, training=True)
                 loss = loss_fn.forward(logits, yb) + l2_penalty(weights, l2)
-                if not math.isfinite(loss):
+                if not math.isfinite(loss) or loss > DIVERGED_LOSS:
                     raise TrainingDiverged(
                         f"the training loss became {loss} in epoch {history.epochs + 1} "
                         f"(learning rate {optimizer.lr:g}); try a smaller learning rate. "

@@ -186,6 +186,20 @@ def test_npz_without_architecture_is_a_value_error(tmp_path):
         load_model(tmp_path / "other.npz")
 
 
+@pytest.mark.parametrize("header", ['{"format": "nnlib-model"}', '["not", "a", "dict"]', '{"format": "nnlib-model", "layers": 3}'])
+def test_damaged_architecture_header_is_a_value_error(tmp_path, header):
+    np.savez(tmp_path / "odd.npz", architecture=np.array(header), param0=np.zeros(3))
+    with pytest.raises(ValueError, match="model file"):
+        load_model(tmp_path / "odd.npz")
+
+
+def test_saved_files_are_readable_by_others_not_private(tmp_path):
+    save_model(small_model(), tmp_path / "model.npz")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError, match="model file not found"):
         load_model(tmp_path / "nothing.npz")

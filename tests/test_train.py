@@ -242,9 +242,18 @@ def test_fit_rejects_nan_or_inf_in_x(bad_value):
         fit_small(x, y)
 
 
+def test_a_finite_but_exploded_loss_also_counts_as_diverged():
+    """Momentum with a huge step can kill every ReLU and leave a finite loss of ~1e30."""
+    model, _, rng = small_setup()
+    opt = SGD(model.parameters(), lr=1e30, momentum=0.9)
+    x, y = random_data(640)
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged, match="smaller learning rate"):
+        fit(model, opt, x, y, epochs=5, rng=rng, batch_size=64, progress=False)
+
+
 def test_fit_checks_the_validation_set_too():
     x, y = random_data(100)
-    with pytest.raises(ValueError, match=r"0\.\.9"):
+    with pytest.raises(ValueError, match=r"fit \(validation\): labels: expected values in 0\.\.9"):
         fit_small(x, y, x_val=x[:10], y_val=y[:10] + 10)
     with pytest.raises(ValueError, match=r"fit \(validation\): x contains NaN"):
         fit_small(x, y, x_val=np.full((10, 784), np.nan, np.float32), y_val=y[:10])
