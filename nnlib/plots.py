@@ -6,10 +6,11 @@ is shown automatically.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from nnlib.train import History
@@ -37,3 +38,561 @@ def learning_curves(histories: Mapping[str, History], title: str = "Learning cur
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# --- lessons 00-02: the data and the forward pass ---
+
+DIGIT_CMAP = "gray_r"  # ink dark on white paper, as the digits were written
+
+
+def _as_square_images(images: np.ndarray) -> np.ndarray:
+    """`(n, 784)` rows or `(n, 28, 28)` images -> `(n, 28, 28)`."""
+    images = np.asarray(images)
+    if images.ndim == 2:
+        side = int(round(np.sqrt(images.shape[1])))
+        if side * side != images.shape[1]:
+            raise ValueError(f"cannot show rows of {images.shape[1]} pixels as square images")
+        images = images.reshape(len(images), side, side)
+    if images.ndim != 3:
+        raise ValueError(f"expected images (n, 784) or (n, 28, 28), got shape {images.shape}")
+    return images
+
+
+def _hide_ticks(ax: plt.Axes) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _detached(fig: Figure) -> Figure:
+    """Let pyplot forget `fig`: Jupyter then shows it once, as the cell's result.
+
+    A figure that pyplot still tracks is drawn twice in a notebook (once by the
+    inline backend at the end of the cell, once as the returned value). A
+    closed figure can still be shown, saved and changed.
+    """
+    plt.close(fig)
+    return fig
+
+
+def sample_grid(
+    images: np.ndarray,
+    labels: np.ndarray,
+    rows: int = 3,
+    cols: int = 10,
+    title: str = "MNIST digits and their labels",
+) -> Figure:
+    """The first `rows * cols` images `(n, 784)` or `(n, 28, 28)`, each titled with its label."""
+    images = _as_square_images(images)
+    count = min(rows * cols, len(images))
+    vmax = 255 if images.dtype == np.uint8 else 1.0  # raw bytes or scaled to [0, 1]
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.0, rows * 1.15 + 0.5), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        _hide_ticks(ax)
+        if index >= count:
+            ax.axis("off")
+            continue
+        ax.imshow(images[index], cmap=DIGIT_CMAP, vmin=0, vmax=vmax)
+        ax.set_title(f"label {int(labels[index])}", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _detached(fig)
+
+
+def class_balance(labels_by_split: Mapping[str, np.ndarray], classes: int = 10) -> Figure:
+    """How many images of each digit each split holds: counts (left) and shares in % (right)."""
+    fig, (ax_count, ax_share) = plt.subplots(1, 2, figsize=(12, 3.8))
+    digits = np.arange(classes)
+    width = 0.8 / max(len(labels_by_split), 1)
+    for index, (split, labels) in enumerate(labels_by_split.items()):
+        counts = np.bincount(np.asarray(labels), minlength=classes)
+        offset = (index - (len(labels_by_split) - 1) / 2) * width
+        label = f"{split} ({len(labels):,})"
+        ax_count.bar(digits + offset, counts, width, label=label, color=f"C{index}")
+        share = 100 * counts / max(len(labels), 1)
+        ax_share.bar(digits + offset, share, width, label=label, color=f"C{index}")
+    ax_share.axhline(100 / classes, color="black", linestyle="--", linewidth=1, label="perfectly balanced")
+    ax_count.set(xlabel="digit", ylabel="number of images", title="Images per digit")
+    ax_share.set(xlabel="digit", ylabel="share of the split (%)", title="Share of each digit (%)")
+    for ax in (ax_count, ax_share):
+        ax.set_xticks(digits)
+        ax.grid(axis="y", alpha=0.3)
+    handles, names = ax_share.get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", ncol=len(names), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    return _detached(fig)
+
+
+def mean_digits(images: np.ndarray, labels: np.ndarray, classes: int = 10) -> Figure:
+    """The pixel-wise mean image of each class (images `(n, 784)` in [0, 1])."""
+    images = _as_square_images(images)
+    labels = np.asarray(labels)
+    fig, axes = plt.subplots(2, (classes + 1) // 2, figsize=(9, 4.2), squeeze=False, layout="constrained")
+    for digit, ax in enumerate(axes.flat):
+        _hide_ticks(ax)
+        if digit >= classes:
+            ax.axis("off")
+            continue
+        members = labels == digit
+        mean = images[members].mean(axis=0)
+        shown = ax.imshow(mean, cmap=DIGIT_CMAP, vmin=0, vmax=1)
+        ax.set_title(f"{digit}  (n = {int(members.sum()):,})", fontsize=10)
+    fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.8, label="mean pixel value (0 = paper, 1 = ink)")
+    fig.suptitle("The mean digit of each class")
+    return _detached(fig)
+
+
+def pixel_histogram(counts: np.ndarray) -> Figure:
+    """Bar chart of how often each raw pixel value 0..255 occurs (`counts`: `(256,)`), log scale."""
+    counts = np.asarray(counts)
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    ax.bar(np.arange(len(counts)), counts, width=1.0, color="C0")
+    ax.set(
+        xlabel="raw pixel value (0 = paper, 255 = ink)",
+        ylabel="number of pixels (log scale)",
+        title="Pixel values in the training images",
+        yscale="log",
+        xlim=(-2, len(counts) + 1),
+    )
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _detached(fig)
+
+
+def activation_functions(x_range: tuple[float, float] = (-4.0, 4.0)) -> Figure:
+    """ReLU, sigmoid and tanh (left) and their derivatives (right)."""
+    x = np.linspace(*x_range, 401)
+    sigmoid = 1.0 / (1.0 + np.exp(-x))
+    curves = {
+        # NaN at x = 0 leaves a gap, so the jump of ReLU's slope is not drawn as a vertical line
+        "ReLU  max(x, 0)": (np.maximum(x, 0.0), np.where(x == 0, np.nan, (x > 0).astype(float))),
+        "sigmoid  1 / (1 + e^(-x))": (sigmoid, sigmoid * (1.0 - sigmoid)),
+        "tanh": (np.tanh(x), 1.0 - np.tanh(x) ** 2),
+    }
+    fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for index, (name, (value, derivative)) in enumerate(curves.items()):
+        ax_f.plot(x, value, color=f"C{index}", linewidth=2, label=name)
+        ax_d.plot(x, derivative, color=f"C{index}", linewidth=2, label=name.split()[0])
+    ax_f.set(xlabel="input x", ylabel="f(x)", title="Activation functions", ylim=(-1.5, 4.2))
+    ax_d.set(xlabel="input x", ylabel="f'(x)", title="Their derivatives", ylim=(-0.1, 1.15))
+    for ax in (ax_f, ax_d):
+        ax.axhline(0, color="black", linewidth=0.6)
+        ax.axvline(0, color="black", linewidth=0.6)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=9, loc="upper left")
+    fig.tight_layout()
+    return _detached(fig)
+
+
+def activation_stds(
+    stds_by_init: Mapping[str, np.ndarray],
+    title: str = "",
+    ylim: tuple[float, float] | None = None,
+) -> Figure:
+    """Standard deviation of the activations after each layer, one line per initialisation.
+
+    `ylim` fixes the (log) y-range, so that figures redrawn by a slider stay comparable.
+    """
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for index, (name, stds) in enumerate(stds_by_init.items()):
+        layers = np.arange(1, len(stds) + 1)
+        ax.plot(layers, stds, "o-", color=f"C{index}", label=name)
+    ax.set(
+        xlabel="layer",
+        ylabel="std of the activations (log scale)",
+        title=title or "How the scale of the activations changes through ReLU layers",
+        yscale="log",
+    )
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_xticks(np.arange(1, max((len(s) for s in stds_by_init.values()), default=1) + 1))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    return _detached(fig)
+
+
+def predicted_probabilities(
+    images: np.ndarray,
+    probs: np.ndarray,
+    labels: np.ndarray,
+    title: str = "Predicted probabilities",
+) -> Figure:
+    """Each image `(n, 784)` above a bar chart of its predicted probabilities `(n, classes)`.
+
+    The bar of the true label is green, the others grey; the dashed line is the
+    uniform guess 1 / classes.
+    """
+    images = _as_square_images(images)
+    probs = np.asarray(probs)
+    count, classes = probs.shape
+    fig, axes = plt.subplots(
+        2, count, figsize=(2.0 * count, 4.2), gridspec_kw={"height_ratios": [1, 1.1]}, squeeze=False
+    )
+    for index in range(count):
+        ax_img, ax_bar = axes[0, index], axes[1, index]
+        ax_img.imshow(images[index], cmap=DIGIT_CMAP)
+        _hide_ticks(ax_img)
+        ax_img.set_title(f"label {int(labels[index])}", fontsize=10)
+        colors = ["C2" if k == labels[index] else "0.6" for k in range(classes)]
+        ax_bar.bar(np.arange(classes), probs[index], color=colors)
+        ax_bar.axhline(1 / classes, color="black", linestyle="--", linewidth=1)
+        ax_bar.set_xticks(np.arange(classes))
+        ax_bar.tick_params(labelsize=7)
+        ax_bar.set_ylim(0, max(0.3, float(probs.max()) * 1.1))
+        ax_bar.set_xlabel("class", fontsize=9)
+        if index == 0:
+            ax_bar.set_ylabel("probability")
+        else:
+            ax_bar.set_yticklabels([])
+    fig.suptitle(f"{title}\n(green bar: the true label; dashed line: the uniform guess 1/{classes})")
+    fig.tight_layout()
+    return _detached(fig)
+
+
+# --- lessons 06 and 07: optimizers and results ---------------------------------
+
+
+def optimizer_paths(
+    loss_fn: Callable[[np.ndarray], np.ndarray],
+    paths: Mapping[str, np.ndarray],
+    xlim: tuple[float, float] = (-5.0, 5.0),
+    ylim: tuple[float, float] = (-3.0, 3.0),
+    minimum: tuple[float, float] | None = (0.0, 0.0),
+    title: str = "Optimizer paths on a 2-D loss surface",
+) -> Figure:
+    """Left: the paths `(steps + 1, 2)` over the contours of `loss_fn`; right: loss per step.
+
+    `loss_fn` maps points `(..., 2)` to losses `(...)`. A path that leaves the
+    window is clipped by the axes; one whose loss ends above where it started is
+    labelled "diverged".
+    """
+    fig, (ax_map, ax_loss) = plt.subplots(
+        1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.6, 1]}
+    )
+    xs, ys = np.linspace(*xlim, 300), np.linspace(*ylim, 200)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    surface = loss_fn(np.stack([grid_x, grid_y], axis=-1))
+    positive = surface[surface > 0]
+    low = max(float(positive.min()), float(surface.max()) * 1e-5) if positive.size else 1e-3
+    levels = np.geomspace(low, float(surface.max()), 14)
+    ax_map.contourf(grid_x, grid_y, surface, levels=levels, cmap="Blues_r", alpha=0.45,
+                    norm=LogNorm(), extend="both")
+    ax_map.contour(grid_x, grid_y, surface, levels=levels, colors="grey", linewidths=0.6,
+                   norm=LogNorm())
+    for index, (name, path) in enumerate(paths.items()):
+        path = np.asarray(path, dtype=float)
+        losses = loss_fn(path)
+        color = f"C{index}"
+        diverged = not np.isfinite(losses[-1]) or losses[-1] > losses[0]
+        final = "diverged" if diverged else f"final loss {losses[-1]:.2g}"
+        ax_map.plot(path[:, 0], path[:, 1], "o-", color=color, markersize=3, linewidth=1.4)
+        ax_loss.plot(np.arange(len(losses)), losses, "-", color=color, linewidth=1.8,
+                     label=f"{name} ({final})")
+    if paths:
+        start = np.asarray(next(iter(paths.values())), dtype=float)[0]
+        ax_map.plot(*start, "ks", markersize=7, label="start")
+    if minimum is not None:
+        ax_map.plot(*minimum, "*", color="gold", markeredgecolor="black", markersize=14, label="minimum")
+    ax_map.set(xlim=xlim, ylim=ylim, xlabel="$w_1$", ylabel="$w_2$", title="Paths over the loss contours")
+    ax_map.set_aspect("equal")
+    ax_map.legend(fontsize=8, loc="lower right")
+    ax_loss.set(xlabel="step", ylabel="loss $L(w)$", yscale="log", title="Loss per step (same colours)")
+    ax_loss.grid(alpha=0.3)
+    ax_loss.legend(fontsize=8.5)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _detached(fig)
+
+
+def lr_schedules(
+    schedules: Mapping[str, Callable[[int], float]],
+    total_steps: int,
+    title: str = "Learning-rate schedules",
+) -> Figure:
+    """The learning rate `schedule(step)` for steps `0 .. total_steps`, one line per schedule."""
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    steps = np.arange(total_steps + 1)
+    for index, (name, schedule) in enumerate(schedules.items()):
+        ax.plot(steps, [schedule(int(s)) for s in steps], color=f"C{index}", linewidth=2, label=name)
+    ax.set(xlabel="step (one mini-batch each)", ylabel="learning rate", title=title)
+    ax.set_xlim(0, total_steps)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _detached(fig)
+
+
+def optimizer_race(histories: Mapping[str, History], title: str = "Optimizers on MNIST") -> Figure:
+    """Per epoch: the training loss each optimizer reached (what it minimises; log scale) and
+    the validation accuracy (what we care about). One line per run."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for index, (name, history) in enumerate(histories.items()):
+        epochs = np.arange(1, history.epochs + 1)
+        style = {"color": f"C{index}", "marker": "o", "markersize": 4, "linewidth": 1.8, "label": name}
+        ax_loss.plot(epochs, history.train_loss, **style)
+        if history.val_acc:
+            ax_acc.plot(epochs, np.array(history.val_acc) * 100, **style)
+    longest = max((h.epochs for h in histories.values()), default=1)
+    ax_loss.set(xlabel="epoch", ylabel="training loss (mean over the epoch)", yscale="log",
+                title="Training loss: how fast each optimizer goes downhill")
+    ax_acc.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.set_xticks(np.arange(1, longest + 1))
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _detached(fig)
+
+
+def confusion_matrix(
+    matrix: np.ndarray,
+    class_names: Sequence[str] | None = None,
+    title: str = "Confusion matrix",
+) -> Figure:
+    """Counts `(classes, classes)`, rows = true label, columns = predicted label.
+
+    The colour shows only the mistakes (off-diagonal cells), so the few
+    confusions stand out next to the large correct counts on the diagonal,
+    which are printed in bold.
+    """
+    matrix = np.asarray(matrix)
+    classes = matrix.shape[0]
+    names = list(class_names) if class_names is not None else [str(i) for i in range(classes)]
+    mistakes = matrix.astype(float).copy()
+    np.fill_diagonal(mistakes, np.nan)
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    image = ax.imshow(mistakes, cmap="Reds", vmin=0, vmax=max(np.nanmax(mistakes), 1))
+    correct_color = plt.get_cmap("Greens")(0.25)
+    for i in range(classes):
+        ax.add_patch(plt.Rectangle((i - 0.5, i - 0.5), 1, 1, color=correct_color))
+    threshold = 0.6 * np.nanmax(mistakes) if np.nanmax(mistakes) > 0 else 1
+    for (i, j), count in np.ndenumerate(matrix):
+        on_diagonal = i == j
+        ax.text(j, i, f"{count:d}", ha="center", va="center", fontsize=8,
+                fontweight="bold" if on_diagonal else "normal",
+                color="white" if not on_diagonal and count > threshold else "black")
+    ax.set_xticks(range(classes), names)
+    ax.set_yticks(range(classes), names)
+    ax.set(xlabel="predicted label", ylabel="true label", title=title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="number of mistakes (off-diagonal)")
+    fig.tight_layout()
+    return _detached(fig)
+
+
+def most_confident_mistakes(probs: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Indices `(<= k,)` of the misclassified examples with the highest predicted
+    probability, most confident first (ties: lower index first).
+
+    probs: `(n, classes)` predicted probabilities; labels: `(n,)` true labels.
+    """
+    predicted = probs.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    confidence = probs[wrong, predicted[wrong]]
+    order = np.argsort(-confidence, kind="stable")
+    return wrong[order[:k]]
+
+
+def confident_mistakes(
+    images: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    indices: Sequence[int] | np.ndarray,
+    columns: int = 8,
+    title: str = "The most confident mistakes",
+) -> Figure:
+    """A grid of the images `indices` with the true label, the prediction and its probability.
+
+    images: `(n, 784)` or `(n, 28, 28)`; probs: `(n, classes)`; labels: `(n,)`.
+    """
+    indices = list(indices)
+    rows = max(1, -(-len(indices) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.45 * columns, 1.75 * rows + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, index in zip(axes.flat, indices, strict=False):  # more axes than images
+        predicted = int(np.argmax(probs[index]))
+        ax.imshow(_as_square_images(images[index : index + 1])[0], cmap=DIGIT_CMAP)
+        ax.set_title(f"true {labels[index]}, pred {predicted}\n{probs[index, predicted]:.1%} sure",
+                     fontsize=8.5, color="firebrick")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _detached(fig)
+
+
+def digit_probabilities(
+    image: np.ndarray,
+    probs: np.ndarray,
+    label: int | None = None,
+    title: str = "",
+) -> Figure:
+    """One digit (784 or 28x28) and a bar chart of its predicted class probabilities `(classes,)`.
+
+    The predicted class is drawn in red if it is wrong, the true class in green.
+    """
+    probs = np.asarray(probs)
+    predicted = int(np.argmax(probs))
+    fig, (ax_image, ax_bars) = plt.subplots(
+        1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [1, 2.2]}
+    )
+    ax_image.imshow(_as_square_images(np.asarray(image).reshape(1, -1))[0], cmap=DIGIT_CMAP)
+    ax_image.axis("off")
+    truth = f"true label {label}, " if label is not None else ""
+    ax_image.set_title(f"{truth}predicted {predicted}", fontsize=10)
+    colors = ["lightgrey"] * len(probs)
+    if label is not None:
+        colors[label] = "tab:green"
+    if label is None or predicted != label:
+        colors[predicted] = "tab:red"
+    bars = ax_bars.bar(range(len(probs)), probs, color=colors, edgecolor="black", linewidth=0.5)
+    for bar, p in zip(bars, probs, strict=True):
+        if p >= 0.005:
+            ax_bars.text(bar.get_x() + bar.get_width() / 2, p + 0.02, f"{p:.0%}", ha="center", fontsize=8)
+    ax_bars.set_xticks(range(len(probs)))
+    ax_bars.set(xlabel="class", ylabel="predicted probability", ylim=(0, 1.12),
+                title="What the network believes")
+    ax_bars.grid(axis="y", alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _detached(fig)
+
+
+# --- lesson 03: backprop ---
+
+
+def gradcheck_vs_epsilon(
+    epsilons: np.ndarray,
+    errors: Mapping[str, np.ndarray],
+    threshold: float = 1e-7,
+    title: str = "Gradient check: relative error against the step size ε",
+) -> Figure:
+    """Log-log plot of a gradient check's relative error against ε, one line per run.
+
+    `epsilons`: `(k,)` step sizes; `errors[name]`: `(k,)` relative errors (e.g. the
+    largest over a network's parameters). Marks each curve's minimum and the pass
+    threshold, and names the two sources of error on either side of the V.
+    """
+    epsilons = np.asarray(epsilons, dtype=float)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for index, (name, values) in enumerate(errors.items()):
+        values = np.maximum(np.asarray(values, dtype=float), 1e-17)  # an exact 0 has no log
+        color = f"C{index}"
+        best = int(np.argmin(values))
+        ax.loglog(epsilons, values, "o-", color=color,
+                  label=f"{name}: smallest error {values[best]:.0e} at ε = {epsilons[best]:.0e} (★)")
+        ax.plot(epsilons[best], values[best], "*", color=color, markersize=16, markeredgecolor="black")
+    ax.axhline(threshold, color="gray", linestyle="--", linewidth=1)
+    ax.text(epsilons.min(), threshold, f" pass threshold {threshold:g}", va="bottom", color="gray",
+            fontsize=9)
+    ax.text(0.02, 0.97, "← rounding error ∝ 1/ε\n(ε too small)", transform=ax.transAxes, va="top", fontsize=9)
+    ax.text(0.98, 0.97, "truncation error ∝ ε² →\n(ε too large)", transform=ax.transAxes, va="top",
+            ha="right", fontsize=9)
+    ax.set(xlabel="step size ε of the central difference", ylabel="relative error (worst parameter)",
+           title=title)
+    low = min(float(np.min(np.maximum(v, 1e-17))) for v in errors.values())
+    ax.set_ylim(low / 1e3, 1e3)  # room above the curves for the two labels
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    return _detached(fig)
+
+
+# --- lesson 04: dropout ---
+
+
+def dropout_mask(
+    x: np.ndarray,
+    mask: np.ndarray | None,
+    p: float,
+    image_shape: tuple[int, int] = (28, 28),
+) -> Figure:
+    """Input, dropout mask and output side by side, as images.
+
+    `x`: `(features,)` one input (e.g. a digit's 784 pixels); `mask`: `(features,)`
+    the dropout mask (0 for dropped units, `1/(1-p)` for kept ones), or None (nothing
+    dropped). The title gives the fraction of units kept.
+    """
+    mask = np.ones_like(x) if mask is None else np.asarray(mask)
+    output = x * mask
+    kept = float(np.mean(mask != 0))
+    top = max(float(np.max(output)), float(np.max(x)), 1e-12)
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.8))
+    panels = [
+        (x, "input x", DIGIT_CMAP, top),
+        (mask, f"mask: white = dropped (0),\ndark = kept (1/(1-p) = {1 / (1 - p):.2f})", "Greens",
+         max(1.0 / (1.0 - p), 1e-12)),
+        (output, "output x · mask\n(kept pixels scaled up)", DIGIT_CMAP, top),
+    ]
+    for ax, (values, label, cmap, vmax) in zip(axes, panels, strict=True):
+        image = ax.imshow(np.asarray(values).reshape(image_shape), cmap=cmap, vmin=0.0, vmax=vmax)
+        ax.set_title(label, fontsize=10)
+        _hide_ticks(ax)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.suptitle(f"Dropout with p = {p:.2f}: kept {kept:.1%} of {x.size} units (expected {1 - p:.0%})")
+    fig.tight_layout()
+    return _detached(fig)
+
+
+# --- lesson 05: L2 regularisation ---
+
+
+def weight_histograms(
+    runs: Mapping[str, list[np.ndarray]],
+    layer_names: list[str] | None = None,
+    bins: int = 80,
+) -> Figure:
+    """Histograms of each layer's weights, one panel per layer, one colour per run.
+
+    `runs[name]`: the weight matrices of one model, e.g. `[W.value for W in model.weights()]`.
+    The legend gives each run's root-mean-square weight, sqrt(mean(W**2)).
+    """
+    runs = {name: [np.asarray(w) for w in weights] for name, weights in runs.items()}
+    layers = len(next(iter(runs.values())))
+    layer_names = list(layer_names) if layer_names else [f"layer {i + 1}" for i in range(layers)]
+    fig, axes = plt.subplots(1, layers, figsize=(4.2 * layers, 3.8), squeeze=False)
+    for column, ax in enumerate(axes[0]):
+        limit = max(float(np.abs(weights[column]).max()) for weights in runs.values())
+        edges = np.linspace(-limit, limit, bins + 1)
+        for index, (name, weights) in enumerate(runs.items()):
+            w = weights[column]
+            rms = float(np.sqrt(np.mean(w.astype(np.float64) ** 2)))
+            ax.hist(w.ravel(), bins=edges, histtype="stepfilled", alpha=0.3, color=f"C{index}")
+            ax.hist(w.ravel(), bins=edges, histtype="step", color=f"C{index}",
+                    label=f"{name} (rms {rms:.3f})")
+        shape = "×".join(str(n) for n in runs[next(iter(runs))][column].shape)
+        ax.set(xlabel="weight value", ylabel="number of weights", title=f"{layer_names[column]} ({shape})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
+    fig.suptitle("Weight distributions")
+    fig.tight_layout()
+    return _detached(fig)
+
+
+def first_layer_weights(
+    runs: Mapping[str, np.ndarray],
+    units: tuple[int, ...] | list[int] = tuple(range(8)),
+    image_shape: tuple[int, int] = (28, 28),
+) -> Figure:
+    """First-layer weights as images: one row per run, one 28×28 image per hidden unit.
+
+    `runs[name]`: the first weight matrix `(784, hidden)`. Column `u` of it holds
+    the weights from every pixel into hidden unit `u`. Each image has its own
+    symmetric colour scale: red positive, blue negative, white zero.
+    """
+    rows, columns = len(runs), len(units)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.5 * columns + 0.6, 1.6 * rows + 0.7), squeeze=False)
+    for row, (name, weights) in enumerate(runs.items()):
+        for column, unit in enumerate(units):
+            ax = axes[row, column]
+            image = np.asarray(weights)[:, unit].reshape(image_shape)
+            limit = float(np.abs(image).max()) or 1.0
+            ax.imshow(image, cmap="bwr", vmin=-limit, vmax=limit)
+            _hide_ticks(ax)
+            if row == 0:
+                ax.set_title(f"unit {unit}", fontsize=9)
+        axes[row, 0].set_ylabel(name, fontsize=10)
+    fig.suptitle("First-layer weights per hidden unit (red > 0, blue < 0, white = 0)")
+    fig.tight_layout()
+    return _detached(fig)
