@@ -64,6 +64,20 @@ def _captured_outputs(model_id: str, states: dict, seen: set[str] | None = None)
     return outputs
 
 
+def _merge_streams(outputs: list) -> list:
+    """Join consecutive stream outputs of the same stream: how prints are split into
+    chunks depends on timing, and would make every re-execution a spurious diff."""
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+            previous["text"] = previous["text"] + output["text"]
+        else:
+            merged.append(output)
+    return merged
+
+
 def clean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Replace widget views by their captured outputs, drop widget state and cell ids' noise."""
     states = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
@@ -77,7 +91,7 @@ def clean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 cleaned.append(output)
                 continue
             cleaned.extend(nbformat.from_dict(o) for o in _captured_outputs(view["model_id"], states))
-        cell.outputs = cleaned
+        cell.outputs = _merge_streams(cleaned)
         cell.metadata.pop("execution", None)
     nb.metadata.pop("widgets", None)
     return nb

@@ -1,0 +1,53 @@
+"""The stored-output cleaner: widget views become their captured figures, state goes."""
+
+from __future__ import annotations
+
+import nbformat
+
+from nnlib.notebook_tools import WIDGET_STATE, WIDGET_VIEW, clean_notebook, machine_paths
+
+PNG = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}
+
+
+def notebook_with_widgets() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("interact(show)")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+        nbformat.v4.new_output("display_data", data={WIDGET_VIEW: {"model_id": "box"}, "text/plain": "VBox()"}),
+        nbformat.v4.new_output("display_data", data={WIDGET_VIEW: {"model_id": "bar"}, "text/plain": "0%|"}),
+    ]
+    nb.cells = [cell]
+    states = {
+        "box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_slider", "IPY_MODEL_out"]}},
+        "slider": {"model_name": "FloatSliderModel", "state": {}},
+        "out": {"model_name": "OutputModel", "state": {"outputs": [
+            {"output_type": "display_data", "data": PNG, "metadata": {}}]}},
+        "bar": {"model_name": "HBoxModel", "state": {"children": []}},
+    }
+    nb.metadata["widgets"] = {WIDGET_STATE: {"state": states, "version_major": 2, "version_minor": 0}}
+    return nb
+
+
+def test_widget_views_become_their_captured_outputs_and_progress_bars_go():
+    nb = clean_notebook(notebook_with_widgets())
+    outputs = nb.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["stream", "display_data"]
+    assert outputs[1].data == PNG
+    assert "widgets" not in nb.metadata
+
+
+def test_consecutive_prints_are_stored_as_one_output():
+    nb = clean_notebook(notebook_with_widgets())
+    assert nb.cells[0].outputs[0].text == "a\nb\n"
+
+
+def test_machine_paths_in_outputs_are_found():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="/home/ada/course/nnlib/x.py:3: Warning")]
+    nb.cells = [cell]
+    assert machine_paths(nb)
+    cell.outputs[0].text = "all fine"
+    assert not machine_paths(nb)
