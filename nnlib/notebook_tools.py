@@ -32,7 +32,7 @@ from nnlib.files import atomic_write
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]+)")
+MODEL_REF = re.compile(r"IPY_MODEL_(\w+)")
 # Absolute paths that give away the machine: home folders, temp folders, virtual envs.
 MACHINE_PATH = re.compile(r"(/home/|/root/|/Users/|/tmp/|/work/|[A-Za-z]:\\\\Users|site-packages)")
 TIMEOUT_SECONDS = 600
