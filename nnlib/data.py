@@ -139,8 +139,10 @@ def minibatches(
     for start in range(0, len(x), batch_size):
         index = order[start : start + batch_size]
         n = len(index)
-        np.take(x, index, axis=0, out=x_buffer[:n])
-        np.take(y, index, axis=0, out=y_buffer[:n])
+        # mode="clip": the indices come from a permutation, so they are always valid, and with the
+        # default mode="raise" NumPy gathers into a temporary first and then copies it into `out`.
+        np.take(x, index, axis=0, out=x_buffer[:n], mode="clip")
+        np.take(y, index, axis=0, out=y_buffer[:n], mode="clip")
         yield x_buffer[:n], y_buffer[:n]
 
 

@@ -86,12 +86,15 @@ def l2_penalty(weights: Iterable[Parameter], lam: float) -> float:
     if lam == 0.0:
         return 0.0
     total = sum(float(np.vdot(w.value, w.value)) for w in weights)
-    return 0.5 * lam * total
+    return 0.5 * float(lam) * total
 
 
 def add_l2_grad(weights: Iterable[Parameter], lam: float) -> None:
     """Add the penalty's gradient `lam * W` to each weight's `.grad`, in place."""
     if lam == 0.0:
         return
+    # A Python float keeps `lam * W` in W's dtype; a NumPy float64 (say from np.logspace)
+    # would make a float64 copy of every weight matrix, at every step.
+    lam = float(lam)
     for w in weights:
         w.grad += lam * w.value
