@@ -52,6 +52,14 @@ clean:
 exercises: $(STAMP)
 	$(PY) -m nnlib.notebook_tools exercises notebooks exercises
 
+# PyTorch is for this comparison only: installed into .venv on demand, never a course requirement.
+# Without it (say offline) the benchmark still runs and says the comparison was skipped.
+# More options: make bench BENCH_ARGS="--epochs 5 --batch-sizes 128"  (see python -m nnlib bench --help)
+BENCH_ARGS ?= --flatness
+bench: $(STAMP)
+	$(PY) -m pip install --quiet torch==2.13.0 || echo "Could not install torch==2.13.0: benchmarking nnlib alone"
+	$(PY) -m nnlib bench $(BENCH_ARGS)
+
 # The real-browser test needs Debian's chromium; install it when missing (root or sudo).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 test-browser: $(STAMP)

@@ -1,8 +1,9 @@
-"""Command line: `python -m nnlib {reproduce,train,fetch-data} ...` (see `--help`)."""
+"""Command line: `python -m nnlib {reproduce,train,fetch-data,bench} ...` (see `--help`)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -78,6 +79,23 @@ def cmd_fetch_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run `benchmarks/bench.py`, which sits in the course repository beside the package."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+    if not path.is_file():
+        print(f"error: no benchmark at {path}: it comes with the course repository "
+              "(run this from a checkout, installed with `pip install -e .`)", file=sys.stderr)
+        return 2
+    spec = importlib.util.spec_from_file_location("nnlib_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # dataclasses look their module up there
+    spec.loader.exec_module(bench)
+    forwarded = list(args.bench_args)
+    if args.data is not None:
+        forwarded += ["--data", str(args.data)]
+    return bench.main(forwarded)
+
+
 def positive_int(text: str) -> int:
     """argparse type: a count that must be at least 1 (epochs, batch size)."""
     try:
@@ -136,11 +154,21 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--output", type=Path, default=DEFAULT_PATH.with_name("mnist_openml.npz"),
                        help="where to write the bundle (default: data/mnist_openml.npz)")
     fetch.set_defaults(run=cmd_fetch_data)
+
+    # No options of its own here: everything after `bench` (--help too) goes to benchmarks/bench.py.
+    bench = commands.add_parser(
+        "bench", add_help=False, help="time nnlib's training per epoch against PyTorch (see bench --help)")
+    bench.set_defaults(run=cmd_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        args.bench_args = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     limits = _single_blas_thread()
     try:
         return args.run(args)

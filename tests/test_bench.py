@@ -1,0 +1,48 @@
+"""The benchmark (`python -m nnlib bench`) runs and prints its table, with or without PyTorch.
+
+Tiny settings only (1,000 images, one batch size): this checks that the benchmark works,
+never how fast anything is (timing assertions are flaky on shared machines).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from nnlib.__main__ import main
+
+TINY = ["bench", "--epochs", "1", "--batch-sizes", "256", "--subset", "1000"]
+HEADER = "| batch | optimizer | nnlib s/epoch | torch s/epoch | torch FTZ s/epoch |"
+
+
+def test_bench_prints_the_table_without_torch(capsys):
+    assert main([*TINY, "--no-torch"]) == 0
+    out = capsys.readouterr().out
+    assert HEADER in out
+    assert "| 256 | SGD+momentum |" in out and "| 256 | Adam |" in out
+    assert "PyTorch: skipped (--no-torch given)" in out
+    assert "GEMM-only" in out and "Peak memory (max RSS)" in out
+
+
+def test_bench_skips_torch_cleanly_when_it_is_not_installed(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    assert main([*TINY, "--optimizers", "adam"]) == 0
+    out = capsys.readouterr().out
+    assert "PyTorch: skipped (PyTorch is not installed)" in out
+    assert "| 256 | Adam | " in out and "| - | - |" in out
+
+
+def test_bench_flatness_mode_reports_both_medians(capsys):
+    assert main([*TINY, "--no-torch", "--no-table", "--flatness", "--flatness-epochs", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "Flatness: 10-epoch Adam + L2 run" in out
+    assert "epochs 2-6:" in out and "last 5:" in out
+    assert HEADER not in out
+
+
+def test_bench_rejects_an_unknown_optimizer(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*TINY, "--optimizers", "rmsprop"])
+    assert exit_info.value.code == 2
+    assert "unknown optimizer" in capsys.readouterr().err
