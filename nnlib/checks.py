@@ -49,7 +49,7 @@ def checker(name: str) -> Callable[[Callable[..., str]], Callable[..., None]]:
                 passed = check(fn, *args, **kwargs)
             except _NotImplementedYet:
                 print(f"⏳ {name}: not implemented yet (the cell above still raises NotImplementedError); "
-                      "the lesson continues with nnlib's version")
+                      "fill it in, then run this check again")
                 return
             except CheckFailed as err:
                 raise CheckFailed(f"{name}: {err}") from None

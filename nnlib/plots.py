@@ -562,7 +562,10 @@ def weight_histograms(
             ax.hist(w.ravel(), bins=edges, histtype="step", color=f"C{index}",
                     label=f"{name} (rms {rms:.3f})")
         shape = "×".join(str(n) for n in runs[next(iter(runs))][column].shape)
-        ax.set(xlabel="weight value", ylabel="number of weights", title=f"{layer_names[column]} ({shape})")
+        # A log scale shows the tails, where L2 makes the difference: the large weights.
+        ax.set(xlabel="weight value", ylabel="number of weights (log scale)", yscale="log",
+               title=f"{layer_names[column]} ({shape})")
+        ax.set_ylim(0.7, ax.get_ylim()[1] * 40)  # headroom above the peak for the legend
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
     fig.suptitle("Weight distributions")

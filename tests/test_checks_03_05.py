@@ -1,0 +1,315 @@
+"""The checkers of lessons 03-05 (backprop, dropout, L2) pass the reference and catch typical mistakes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnlib import checks
+from nnlib.checks import CheckFailed
+from nnlib.gradcheck import numerical_gradient as nn_numerical_gradient
+from nnlib.layers import Dropout, Linear, Parameter, ReLU
+from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad
+from nnlib.losses import l2_penalty as nn_l2_penalty
+from nnlib.losses import softmax as nn_softmax
+
+
+def not_implemented(*args):
+    raise NotImplementedError()
+
+
+# --- nnlib's own code, wrapped in the exercises' signatures -------------------
+
+def nn_linear_backward(dy, x, W):
+    layer = Linear(*W.shape, np.random.default_rng(0), dtype=W.dtype)
+    layer.W.value = W
+    layer.forward(x)
+    dx = layer.backward(dy)
+    return dx, layer.W.grad.copy(), layer.b.grad.copy()
+
+
+def nn_relu_backward(dy, x):
+    layer = ReLU()
+    layer.forward(x)
+    return layer.backward(dy)
+
+
+def nn_softmax_cross_entropy_backward(logits, labels):
+    loss = SoftmaxCrossEntropy()
+    loss.forward(logits, labels)
+    return loss.backward()
+
+
+def nn_dropout_forward(x, p, rng, training):
+    layer = Dropout(p, rng)
+    y = layer.forward(x, training=training)
+    return y, layer.mask
+
+
+def nn_dropout_backward(dy, mask):
+    layer = Dropout(0.5, np.random.default_rng(0))
+    layer.mask = mask
+    return layer.backward(dy)
+
+
+def nn_l2_penalty_of_params(params, lam):
+    return nn_l2_penalty([p for p in params if p.value.ndim == 2], lam)
+
+
+def nn_l2_grad(W, lam):
+    weight = Parameter(W)
+    add_l2_grad([weight], lam)
+    return weight.grad
+
+
+# --- right answers, written the way a learner might ---------------------------
+
+def linear_backward(dy, x, W):
+    return dy @ W.T, x.T @ dy, dy.sum(axis=0)
+
+
+def onehot_like(logits, labels):
+    onehot = np.zeros_like(logits)
+    onehot[np.arange(len(labels)), labels] = 1
+    return onehot
+
+
+def sce_backward(logits, labels):
+    return (nn_softmax(logits) - onehot_like(logits, labels)) / len(labels)
+
+
+def central_difference(f, x, eps=1e-6):
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        up = f()
+        x[i] = old - eps
+        down = f()
+        x[i] = old
+        grad[i] = (up - down) / (2 * eps)
+    return grad
+
+
+def dropout_forward(x, p, rng, training):
+    if not training or p == 0:
+        return x, None
+    mask = (rng.random(x.shape) >= p).astype(x.dtype) / (1 - p)
+    return x * mask, mask
+
+
+def dropout_backward(dy, mask):
+    return dy if mask is None else dy * mask
+
+
+def l2_penalty(params, lam):
+    return 0.5 * lam * sum(np.sum(p.value**2) for p in params if p.value.ndim == 2)
+
+
+CORRECT = [
+    (checks.linear_backward, nn_linear_backward),
+    (checks.linear_backward, linear_backward),
+    (checks.relu_backward, nn_relu_backward),
+    (checks.relu_backward, lambda dy, x: dy * (x > 0)),
+    (checks.relu_backward, lambda dy, x: np.where(x > 0, dy, 0)),
+    (checks.softmax_cross_entropy_backward, nn_softmax_cross_entropy_backward),
+    (checks.softmax_cross_entropy_backward, sce_backward),
+    (checks.numerical_gradient, nn_numerical_gradient),
+    (checks.numerical_gradient, central_difference),
+    (checks.dropout_forward, nn_dropout_forward),
+    (checks.dropout_forward, dropout_forward),
+    (checks.dropout_forward, lambda x, p, rng, training: (x, np.ones_like(x)) if not training or p == 0
+     else dropout_forward(x, p, rng, training)),
+    (checks.dropout_backward, nn_dropout_backward),
+    (checks.dropout_backward, dropout_backward),
+    (checks.l2_penalty, nn_l2_penalty_of_params),
+    (checks.l2_penalty, l2_penalty),
+    (checks.l2_grad, nn_l2_grad),
+    (checks.l2_grad, lambda W, lam: lam * W),
+]
+
+
+@pytest.mark.parametrize("check, fn", CORRECT, ids=lambda v: getattr(v, "__name__", ""))
+def test_right_answers_pass(check, fn, capsys):
+    check(fn)
+    out = capsys.readouterr().out
+    assert "✅" in out and check.__name__ in out
+
+
+@pytest.mark.parametrize("check", sorted({c for c, _ in CORRECT}, key=lambda c: c.__name__))
+def test_not_implemented_is_reported_not_raised(check, capsys):
+    check(not_implemented)
+    out = capsys.readouterr().out
+    assert "⏳" in out and "not implemented yet" in out
+
+
+# --- typical mistakes ----------------------------------------------------------
+
+def dropout_variant(keep_if, scale, eval_mode_too=False, rng_source=None, dtype_cast=True):
+    """Dropout with one thing changed: which units are kept, the scale, eval mode, the random source."""
+
+    def forward(x, p, rng, training):
+        if (not training and not eval_mode_too) or p == 0:
+            return x, None
+        draws = (rng_source or rng).random(x.shape)
+        keep = keep_if(draws, p)
+        mask = keep * scale(p)
+        if dtype_cast:
+            mask = mask.astype(x.dtype)
+        return x * mask, mask
+
+    return forward
+
+
+def forward_difference(f, x, eps=1e-6):
+    grad = np.zeros_like(x)
+    base = f()
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        grad[i] = (f() - base) / eps
+        x[i] = old
+    return grad
+
+
+def never_restores(f, x, eps=1e-6):
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        x[i] += eps
+        up = f()
+        x[i] -= 2 * eps
+        down = f()
+        grad[i] = (up - down) / (2 * eps)
+    return grad
+
+
+def all_at_once(f, x, eps=1e-6):
+    x += eps
+    up = f()
+    x -= 2 * eps
+    down = f()
+    x += eps
+    return np.full_like(x, (up - down) / (2 * eps))
+
+
+def params_l2(params, lam, which=lambda p: p.value.ndim == 2, term=np.square, factor=0.5):
+    return factor * lam * sum(float(np.sum(term(p.value))) for p in params if which(p))
+
+
+def keep_above(draws, p):
+    return draws >= p
+
+
+WRONG = [
+    # lesson 03: linear
+    (checks.linear_backward, lambda dy, x, W: (dy @ W.T, dy.T @ x, dy.sum(axis=0)),
+     "dy\\^T x instead of x\\^T dy"),
+    (checks.linear_backward, lambda dy, x, W: (dy @ W.T, x.T @ dy, dy), "sums dy over the batch"),
+    (checks.linear_backward, lambda dy, x, W: (dy @ W.T, x.T @ dy, dy.mean(axis=0)), "db was averaged"),
+    (checks.linear_backward, lambda dy, x, W: (dy @ W.T, x.T @ dy / len(x), dy.sum(axis=0)),
+     "dW was divided by the batch size"),
+    (checks.linear_backward, lambda dy, x, W: (dy @ W.T, x.T @ dy, dy.sum()), "axis=0"),
+    (checks.linear_backward, lambda dy, x, W: (dy @ W, x.T @ dy, dy.sum(axis=0)), "dy \\(batch, out\\)"),
+    (checks.linear_backward, lambda dy, x, W: (x.T @ dy, dy.sum(axis=0)), "tuple of 3"),
+    (checks.linear_backward, lambda dy, x, W: None, "returned None"),
+    # lesson 03: ReLU
+    (checks.relu_backward, lambda dy, x: (x > 0).astype(x.dtype), "upstream gradient dy"),
+    (checks.relu_backward, lambda dy, x: x > 0, "True/False"),
+    (checks.relu_backward, lambda dy, x: dy * (x >= 0), "x >= 0"),
+    (checks.relu_backward, lambda dy, x: np.maximum(dy, 0), "applied ReLU to dy"),
+    (checks.relu_backward, lambda dy, x: dy * np.maximum(x, 0), "relu\\(x\\)"),
+    (checks.relu_backward, lambda dy, x: (dy * (x > 0)).astype(np.float64), "dtype float32, got float64"),
+    # lesson 03: softmax cross-entropy
+    (checks.softmax_cross_entropy_backward,
+     lambda z, y: nn_softmax(z) - onehot_like(z, y), "missing 1/N"),
+    (checks.softmax_cross_entropy_backward,
+     lambda z, y: (onehot_like(z, y) - nn_softmax(z)) / len(y), "sign is flipped"),
+    (checks.softmax_cross_entropy_backward, lambda z, y: nn_softmax(z) / len(y), "subtract the one-hot"),
+    (checks.softmax_cross_entropy_backward,
+     lambda z, y: (nn_softmax(z.T).T - onehot_like(z, y)) / len(y), "wrong axis"),
+    (checks.softmax_cross_entropy_backward,
+     lambda z, y: (np.exp(z) / np.exp(z).sum(axis=1, keepdims=True) - onehot_like(z, y)) / len(y),
+     "subtract each row's maximum"),
+    (checks.softmax_cross_entropy_backward,
+     lambda z, y: (nn_softmax(z) - np.eye(z.shape[1])[y]) / len(y), "dtype=logits.dtype"),
+    # lesson 03: numerical gradient
+    (checks.numerical_gradient, forward_difference, "one-sided difference \\(f\\(x \\+ eps\\) - f\\(x\\)\\)"),
+    (checks.numerical_gradient, lambda f, x, eps: 2 * central_difference(f, x, eps), "divide by 2 eps"),
+    (checks.numerical_gradient, lambda f, x, eps: -central_difference(f, x, eps), "sign is flipped"),
+    (checks.numerical_gradient, never_restores, "x was changed"),
+    (checks.numerical_gradient, all_at_once, "one entry at a time"),
+    (checks.numerical_gradient, lambda f, x, eps: None, "returned None"),
+    # lesson 04: dropout forward
+    (checks.dropout_forward, dropout_variant(keep_above, lambda p: 1.0), "forgot the scale 1/\\(1-p\\)"),
+    (checks.dropout_forward, dropout_variant(lambda d, p: d < p, lambda p: 1 / (1 - p)),
+     "drop with probability 1 - p"),
+    (checks.dropout_forward, dropout_variant(keep_above, lambda p: 1 / p), "scaled by 1/p"),
+    (checks.dropout_forward, dropout_variant(keep_above, lambda p: 1 - p), "multiplied by \\(1-p\\)"),
+    (checks.dropout_forward, dropout_variant(keep_above, lambda p: 1 / (1 - p), eval_mode_too=True),
+     "evaluation mode dropout does nothing"),
+    (checks.dropout_forward, dropout_variant(keep_above, lambda p: 1 / (1 - p), dtype_cast=False),
+     "dtype float64, expected float32"),
+    (checks.dropout_forward,
+     dropout_variant(keep_above, lambda p: 1 / (1 - p), rng_source=np.random.default_rng(123)),
+     "same seed gave different masks: draw the random numbers from the rng argument"),
+    (checks.dropout_forward,
+     lambda x, p, rng, training: dropout_forward(x, p, np.random.default_rng(0), training),
+     "different rngs gave the same mask"),
+    (checks.dropout_forward,
+     lambda x, p, rng, training: (x * (rng.random(x.shape) >= p) / (1 - p), rng.random(x.shape) >= p)
+     if training and p else (x, None), "True/False"),
+    (checks.dropout_forward,
+     lambda x, p, rng, training: (x * (rng.random(x.shape[1]) >= p).astype(x.dtype) / (1 - p),)
+     if training and p else (x, None), "tuple of 2"),
+    # lesson 04: dropout backward
+    (checks.dropout_backward, lambda dy, mask: dy * (mask != 0), "already holds it"),
+    (checks.dropout_backward, lambda dy, mask: dy * mask / 0.5 if mask is not None else dy, "divide again"),
+    (checks.dropout_backward, lambda dy, mask: mask, "you returned the mask"),
+    (checks.dropout_backward, lambda dy, mask: dy * mask, "mask is None in evaluation mode"),
+    (checks.dropout_backward, lambda dy, mask: dy * (mask == 0) if mask is not None else dy, "kept units"),
+    # lesson 05: L2 penalty
+    (checks.l2_penalty, lambda params, lam: params_l2(params, lam, factor=1.0),
+     "2 times the expected one: did you forget the 0.5"),
+    (checks.l2_penalty, lambda params, lam: params_l2(params, lam, which=lambda p: True),
+     "included the biases"),
+    (checks.l2_penalty, lambda params, lam: params_l2(params, lam, term=np.abs), "absolute values"),
+    (checks.l2_penalty, lambda params, lam: params_l2(params, 1.0), "lam is missing"),
+    (checks.l2_penalty, lambda params, lam: 0.5 * lam * sum(np.linalg.norm(p.value) for p in params
+                                                           if p.value.ndim == 2), "squared norms"),
+    (checks.l2_penalty, lambda params, lam: [0.5 * lam * np.sum(p.value**2) for p in params], "got a list"),
+    (checks.l2_penalty, lambda params, lam: 0.5 * lam * np.sum(params[-2].value ** 2), "last weight matrix"),
+    # lesson 05: L2 gradient
+    (checks.l2_grad, lambda W, lam: 0.5 * lam * W, "0.5 times the expected"),
+    (checks.l2_grad, lambda W, lam: 2 * lam * W, "2 times the expected"),
+    (checks.l2_grad, lambda W, lam: lam * np.sign(W), "L1"),
+    (checks.l2_grad, lambda W, lam: W, "lam is missing"),
+    (checks.l2_grad, lambda W, lam: 0.5 * lam * W**2, "penalty per weight"),
+    (checks.l2_grad, lambda W, lam: 0.5 * lam * np.sum(W**2), "one number"),
+]
+
+
+@pytest.mark.parametrize("check, fn, message", WRONG, ids=[f"{c.__name__}:{m}" for c, _, m in WRONG])
+def test_typical_mistakes_get_a_helpful_message(check, fn, message, capsys):
+    with pytest.raises(CheckFailed, match=message) as failure:
+        check(fn)
+    assert str(failure.value).startswith(f"{check.__name__}: ")
+    assert capsys.readouterr().err == ""
+
+
+def test_dropout_check_does_not_depend_on_nnlibs_random_draws(capsys):
+    """A learner may draw the mask any correct way; only its statistics are checked."""
+
+    def with_uniform_float32(x, p, rng, training):
+        if not training or p == 0:
+            return x, None
+        mask = np.where(rng.uniform(size=x.shape) < 1 - p, 1 / (1 - p), 0).astype(x.dtype)
+        return x * mask, mask
+
+    checks.dropout_forward(with_uniform_float32)
+    assert "✅" in capsys.readouterr().out
+
+
+def test_numerical_gradient_check_leaves_inputs_untouched():
+    with pytest.raises(CheckFailed, match="x was changed"):
+        checks.numerical_gradient(never_restores)
+    checks.numerical_gradient(nn_numerical_gradient)  # still passes afterwards: the cases are rebuilt
