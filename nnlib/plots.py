@@ -37,7 +37,7 @@ def learning_curves(histories: Mapping[str, History], title: str = "Learning cur
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    return fig
+    return _detached(fig)
 
 
 # --- lessons 00-02: the data and the forward pass ---
