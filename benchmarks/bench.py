@@ -13,7 +13,8 @@ cosine learning-rate schedule over the run:
   batch order, every batch's forward, loss (+ L2 penalty), backward, L2 gradient, optimizer step,
   and the running loss and accuracy.
 - PyTorch (optional, only for the comparison): the same network (784-128-64-10, ReLU, dropout,
-  softmax cross-entropy, L2 on the weights as `weight_decay` on the weight matrices), float32,
+  softmax cross-entropy, L2 on the weight matrices, by default as the optimizer's `weight_decay`,
+  with `--torch-l2 loss` as a penalty in the loss), float32,
   same initial weights, same batch size, same batch order (each epoch's permutation comes from an
   identically seeded NumPy Generator), `torch.nn` + `torch.optim` as shipped, with the same
   per-batch work (forward, loss, backward, step, running loss and accuracy; only nnlib also computes
@@ -57,7 +58,17 @@ from nnlib.train import History, fit
 
 TORCH_VERSION = "2.13.0"
 OPTIMIZER_NAMES = {"momentum": "SGD+momentum", "adam": "Adam"}
-EpochTimer = Callable[[], float]  # runs one epoch, returns its seconds
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """What one trainer reports for one epoch."""
+
+    seconds: float
+    train_acc: float  # accuracy on the epoch's training batches, dropout on
+
+
+EpochTimer = Callable[[], Epoch]  # trains one more epoch
 
 
 @dataclass
@@ -70,6 +81,7 @@ class Row:
     torch: float | None
     torch_ftz: float | None
     gemm: float
+    train_acc: dict[str, float]  # after the last epoch, per trainer: did they all learn alike?
 
 
 def course_config(optimizer: str) -> RunConfig:
@@ -100,7 +112,7 @@ def nnlib_trainer(
     def epoch() -> float:
         fit(model, optimizer, data.x_train, data.y_train, epochs=1, rng=order_rng,
             batch_size=batch_size, l2=config.l2, schedule=schedule, progress=False, history=history)
-        return history.epoch_time[-1]
+        return Epoch(history.epoch_time[-1], history.train_acc[-1])
 
     return epoch
 
@@ -127,8 +139,14 @@ def torch_trainer(
     schedule: Schedule,
     flush_denormal: bool,
     seed: int,
+    l2_in_loss: bool = False,
 ) -> EpochTimer:
-    """The same network in PyTorch, started from `init`'s weights; one epoch per call."""
+    """The same network in PyTorch, started from `init`'s weights; one epoch per call.
+
+    L2 acts on the weight matrices only, as in nnlib: by default through the optimizer's
+    `weight_decay` (which adds `l2 * W` to their gradients: the usual, and faster, PyTorch way);
+    with `l2_in_loss`, as `0.5 * l2 * sum(W**2)` added to the loss, which autograd differentiates
+    (the same work as nnlib, which also computes the penalty's value for the loss it reports)."""
     nn = torch.nn
     torch.manual_seed(seed)  # dropout masks
     layers: list = []
@@ -142,11 +160,11 @@ def torch_trainer(
         if index < len(linears) - 1:
             layers += [nn.ReLU(), nn.Dropout(config.dropout)]
     model = nn.Sequential(*layers)
-    # L2 on the weight matrices only, as nnlib does: weight_decay adds l2 * W to their gradients.
-    torch_linears = [layer for layer in layers if isinstance(layer, nn.Linear)]
+    weights = [layer.weight for layer in layers if isinstance(layer, nn.Linear)]
+    biases = [layer.bias for layer in layers if isinstance(layer, nn.Linear)]
     groups = [
-        {"params": [layer.weight for layer in torch_linears], "weight_decay": config.l2},
-        {"params": [layer.bias for layer in torch_linears], "weight_decay": 0.0},
+        {"params": weights, "weight_decay": 0.0 if l2_in_loss else config.l2},
+        {"params": biases, "weight_decay": 0.0},
     ]
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam(groups, lr=config.lr)
@@ -173,13 +191,15 @@ def torch_trainer(
                     group["lr"] = schedule(steps)
                 logits = model(xb)
                 loss = loss_fn(logits, yb)
+                if l2_in_loss:
+                    loss = loss + 0.5 * config.l2 * sum((w * w).sum() for w in weights)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 steps += 1
                 loss_sum += loss.item() * len(index)
                 correct += int((logits.argmax(dim=1) == yb).sum())
-            return time.perf_counter() - started
+            return Epoch(time.perf_counter() - started, correct / n)
         finally:
             torch.set_flush_denormal(False)  # NumPy runs in this thread too
 
@@ -255,9 +275,9 @@ def blas_description(threads: int) -> str:
     return text
 
 
-def alternate(trainers: dict[str, EpochTimer], epochs: int) -> dict[str, list[float]]:
+def alternate(trainers: dict[str, EpochTimer], epochs: int) -> dict[str, list[Epoch]]:
     """Run one epoch of each trainer in turn, `epochs` times; the order rotates every epoch."""
-    times: dict[str, list[float]] = {name: [] for name in trainers}
+    times: dict[str, list[Epoch]] = {name: [] for name in trainers}
     names = list(trainers)
     for epoch in range(epochs):
         shift = epoch % len(names)
@@ -267,11 +287,12 @@ def alternate(trainers: dict[str, EpochTimer], epochs: int) -> dict[str, list[fl
 
 
 def side_by_side(
-    torch, config: RunConfig, data: MNIST, batch_size: int, epochs: int, seed: int, torch_ftz: bool = True
-) -> dict[str, list[float]]:
+    torch, config: RunConfig, data: MNIST, batch_size: int, epochs: int, seed: int,
+    torch_ftz: bool = True, torch_l2_in_loss: bool = False,
+) -> dict[str, list[Epoch]]:
     """Train the same network from the same weights, with the same batch order and schedule, in
     nnlib, torch as shipped and (if `torch_ftz`) torch with flush_denormal, alternating epochs.
-    Returns each one's epoch times."""
+    Returns each one's epochs."""
     model = mlp(COURSE_SIZES, config.dropout, np.random.default_rng(seed))
     schedule = course_schedule(config, len(data.x_train), batch_size, epochs)
     order_rngs: list[np.random.Generator] = []
@@ -284,7 +305,7 @@ def side_by_side(
     if torch is not None:
         for name, flush in (("torch", False), ("torch_ftz", True))[: 2 if torch_ftz else 1]:
             trainers[name] = torch_trainer(torch, config, data, batch_size, model, order_rng(), schedule,
-                                           flush, seed)
+                                           flush, seed, torch_l2_in_loss)
     trainers["nnlib"] = nnlib_trainer(config, data, batch_size, model, order_rng(), schedule)
     times = alternate(trainers, epochs)
     # Each trainer drew one permutation per epoch from its own copy of the same Generator:
@@ -294,24 +315,28 @@ def side_by_side(
 
 
 def run_setting(
-    torch, config: RunConfig, data: MNIST, batch_size: int, epochs: int, seed: int, gemm: float
+    torch, config: RunConfig, data: MNIST, batch_size: int, epochs: int, seed: int, gemm: float,
+    torch_l2_in_loss: bool = False,
 ) -> Row:
     """One line of the table: the median epoch time of each trainer."""
-    times = side_by_side(torch, config, data, batch_size, epochs, seed)
-    medians = {name: statistics.median(values) for name, values in times.items()}
+    times = side_by_side(torch, config, data, batch_size, epochs, seed, torch_l2_in_loss=torch_l2_in_loss)
+    medians = {name: statistics.median(e.seconds for e in epochs) for name, epochs in times.items()}
     return Row(batch_size, OPTIMIZER_NAMES[config.optimizer], medians["nnlib"],
-               medians.get("torch"), medians.get("torch_ftz"), gemm)
+               medians.get("torch"), medians.get("torch_ftz"), gemm,
+               {name: epochs[-1].train_acc for name, epochs in times.items()})
 
 
-def flatness(torch, data: MNIST, epochs: int, seed: int) -> str:
+def flatness(torch, data: MNIST, epochs: int, seed: int, torch_l2_in_loss: bool = False) -> str:
     """Per-epoch time over a long Adam + L2 run: median of the last 5 epochs vs of epochs 2-6.
 
     PyTorch as shipped runs alongside, for comparison."""
     config = course_config("adam")
-    times = side_by_side(torch, config, data, 128, epochs, seed, torch_ftz=False)
+    times = side_by_side(torch, config, data, 128, epochs, seed, torch_ftz=False,
+                         torch_l2_in_loss=torch_l2_in_loss)
     lines = [f"Flatness: {epochs}-epoch Adam + L2 run (lambda {config.l2:g}, dropout {config.dropout}, "
              f"cosine schedule from lr {config.lr:g}), batch 128, seconds per epoch"]
-    for name, values in times.items():
+    for name, epochs in times.items():
+        values = [e.seconds for e in epochs]
         early, late = statistics.median(values[1:6]), statistics.median(values[-5:])
         verdict = "flat (within 15%)" if late <= 1.15 * early else "NOT flat (more than 15% slower)"
         lines.append(f"  {name:6s} epochs 2-6: {early:.3f}  last 5: {late:.3f}  "
@@ -373,6 +398,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for NumPy's BLAS and for PyTorch (default 1)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
+    parser.add_argument("--torch-l2", choices=("weight_decay", "loss"), default="weight_decay",
+                        help="how PyTorch applies L2: the optimizer's weight_decay (default, faster) "
+                             "or 0.5*l2*sum(W^2) added to the loss (the same work as nnlib)")
     parser.add_argument("--flatness", action="store_true",
                         help="also check that the epoch time stays flat over a long Adam + L2 run")
     parser.add_argument("--flatness-epochs", type=int, default=40, help="length of that run (default 40)")
@@ -422,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             torch.set_num_threads(args.threads)
             print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} thread(s) "
-                  "(torch.set_num_threads); 'torch FTZ' = with torch.set_flush_denormal(True)")
+                  f"(torch.set_num_threads), L2 via {args.torch_l2}; "
+                  "'torch FTZ' = with torch.set_flush_denormal(True)")
         sys.stdout.flush()
 
         if not args.no_table:
@@ -430,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
             for batch_size in args.batch_sizes:
                 for name in args.optimizers:
                     row = run_setting(torch, course_config(name), data, batch_size, args.epochs,
-                                      args.seed, gemm[batch_size])
+                                      args.seed, gemm[batch_size], args.torch_l2 == "loss")
                     rows.append(row)
                     print(f"  done: batch {batch_size}, {row.optimizer}", file=sys.stderr, flush=True)
             print()
@@ -438,9 +467,13 @@ def main(argv: list[str] | None = None) -> int:
             print()
             for line in verdicts(rows):
                 print(line)
+            print("\nSame training? Accuracy on the last epoch's training batches (dropout on):")
+            for r in rows:
+                accuracies = ", ".join(f"{name} {acc:.2%}" for name, acc in r.train_acc.items())
+                print(f"  batch {r.batch_size}, {r.optimizer}: {accuracies}")
         if args.flatness:
             print()
-            print(flatness(torch, data, args.flatness_epochs, args.seed))
+            print(flatness(torch, data, args.flatness_epochs, args.seed, args.torch_l2 == "loss"))
         rss_total = peak_rss_mb()
         if rss_total is not None:
             print(f"\nPeak memory (max RSS): {rss_nnlib:.0f} MB with nnlib alone (data included), "
