@@ -51,3 +51,23 @@ def test_machine_paths_in_outputs_are_found():
     assert machine_paths(nb)
     cell.outputs[0].text = "all fine"
     assert not machine_paths(nb)
+
+
+def test_strict_mode_fails_unanswered_exercises(monkeypatch, capsys):
+    import pytest
+
+    from nnlib import checks
+
+    @checks.checker("demo")
+    def demo(fn):
+        checks._call(fn)
+        return "ok"
+
+    def unanswered():
+        raise NotImplementedError()
+
+    demo(unanswered)
+    assert "not implemented yet" in capsys.readouterr().out
+    monkeypatch.setenv(checks.STRICT_VARIABLE, "1")
+    with pytest.raises(checks.CheckFailed, match="demo: not implemented"):
+        demo(unanswered)
