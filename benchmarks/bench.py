@@ -268,8 +268,8 @@ def blas_description(threads: int) -> str:
     _, has_avx512 = cpu_description()
     avx2_kernels = info.get("architecture") in ("Haswell", "Zen")
     if info.get("internal_api") == "openblas" and has_avx512 and avx2_kernels:
-        # OpenBLAS up to 0.3.31 does not recognise AMD Zen 5 (OpenMathLib/OpenBLAS#6029) and falls
-        # back to its AVX2 kernels; the matrix products then take about 1.7x as long.
+        # OpenBLAS builds without the fix for OpenMathLib/OpenBLAS#6029 (NumPy 2.4's 0.3.31 among
+        # them) do not recognise AMD Zen 5 and fall back to AVX2 kernels: GEMMs take ~1.7x as long.
         text += ("\n  note: this CPU has AVX-512 but OpenBLAS chose AVX2 kernels; "
                  "OPENBLAS_CORETYPE=SkylakeX (set before Python starts) selects the AVX-512 ones")
     return text
