@@ -35,6 +35,7 @@ PyTorch is not a dependency of the course: without it the comparison is skipped,
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -266,12 +267,13 @@ def blas_description(threads: int) -> str:
     text = (f"NumPy BLAS: {info.get('internal_api')} {info.get('version')}, "
             f"{info.get('architecture') or 'unknown'} kernels, {threads} thread(s) (threadpoolctl)")
     _, has_avx512 = cpu_description()
+    forced = os.environ.get("OPENBLAS_CORETYPE")
     avx2_kernels = info.get("architecture") in ("Haswell", "Zen")
-    if info.get("internal_api") == "openblas" and has_avx512 and avx2_kernels:
-        # OpenBLAS builds without the fix for OpenMathLib/OpenBLAS#6029 (NumPy 2.4's 0.3.31 among
-        # them) do not recognise AMD Zen 5 and fall back to AVX2 kernels: GEMMs take ~1.7x as long.
-        text += ("\n  note: this CPU has AVX-512 but OpenBLAS chose AVX2 kernels; "
-                 "OPENBLAS_CORETYPE=SkylakeX (set before Python starts) selects the AVX-512 ones")
+    if info.get("internal_api") == "openblas" and has_avx512 and avx2_kernels and forced:
+        # OpenBLAS picks AVX-512 kernels on this CPU by itself; an OPENBLAS_CORETYPE set in the
+        # environment overrides that, and the matrix products then take ~1.7x as long.
+        text += (f"\n  note: OPENBLAS_CORETYPE={forced} in the environment forces AVX2 kernels on a CPU "
+                 "with AVX-512; without it OpenBLAS chooses its AVX-512 (SkylakeX) kernels here")
     return text
 
 
