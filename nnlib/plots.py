@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter
 
 from nnlib.train import History
 
@@ -255,8 +256,8 @@ def predicted_probabilities(
 def optimizer_paths(
     loss_fn: Callable[[np.ndarray], np.ndarray],
     paths: Mapping[str, np.ndarray],
-    xlim: tuple[float, float] = (-5.0, 5.0),
-    ylim: tuple[float, float] = (-3.0, 3.0),
+    xlim: tuple[float, float] = (-4.5, 2.5),
+    ylim: tuple[float, float] = (-2.5, 2.5),
     minimum: tuple[float, float] | None = (0.0, 0.0),
     title: str = "Optimizer paths on a 2-D loss surface",
 ) -> Figure:
@@ -316,7 +317,7 @@ def lr_schedules(
         ax.plot(steps, [schedule(int(s)) for s in steps], color=f"C{index}", linewidth=2, label=name)
     ax.set(xlabel="step (one mini-batch each)", ylabel="learning rate", title=title)
     ax.set_xlim(0, total_steps)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, 1.1 * max((schedule(0) for schedule in schedules.values()), default=1.0))
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -337,6 +338,8 @@ def optimizer_race(histories: Mapping[str, History], title: str = "Optimizers on
     ax_loss.set(xlabel="epoch", ylabel="training loss (mean over the epoch)", yscale="log",
                 title="Training loss: how fast each optimizer goes downhill")
     ax_acc.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
+    ax_loss.yaxis.set_major_formatter(FormatStrFormatter("%.2g"))  # 0.2, not 2x10^-1
+    ax_loss.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
     for ax in (ax_loss, ax_acc):
         ax.set_xticks(np.arange(1, longest + 1))
         ax.grid(alpha=0.3, which="both")
