@@ -9,7 +9,8 @@ edge cases), compares with nnlib's own implementation and prints one line:
 or stops the notebook with one red line (no traceback wall) saying what is
 wrong: None returned, wrong shape or dtype, which entries differ and by how
 much, and a likely cause when one is recognisable. It never shows the
-solution.
+whole solution; it names the mistake. It also notices a function that
+changes its input arrays in place.
 
 Adding a checker: write a function `name(fn)` decorated with `@checker("name")`
 that calls `_call(fn, ...)` on each case and `_expect_close(...)` on the result.
@@ -18,6 +19,7 @@ that calls `_call(fn, ...)` on each case and `_expect_close(...)` on the result.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -67,14 +69,44 @@ def checker(name: str) -> Callable[[Callable[..., str]], Callable[..., None]]:
 
 
 def _call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Call the learner's function on copies of the arguments (so it cannot spoil them)."""
+    """Call the learner's function on copies of the arguments (so it cannot spoil them),
+    and fail if it changed one of those array copies in place."""
     copied = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     try:
-        return fn(*copied, **kwargs)
+        result = fn(*copied, **kwargs)
     except NotImplementedError:
         raise _NotImplementedYet from None
     except Exception as err:  # the learner's code failed: say how, in one line
         raise CheckFailed(f"your function raised {type(err).__name__}: {err}") from None
+    _expect_inputs_unchanged(fn, args, copied)
+    return result
+
+
+def _expect_inputs_unchanged(fn: Callable, originals: Sequence[Any], passed: Sequence[Any]) -> None:
+    """Fail if `fn` changed an array argument in place (e.g. `x[x < 0] = 0`, `z -= z.max()`):
+    the caller's array would change too, and later steps need the original (a layer's backward
+    pass reads the input its forward pass saw)."""
+    for position, (original, seen) in enumerate(zip(originals, passed, strict=True)):
+        if not isinstance(original, np.ndarray):
+            continue
+        nan_equal = original.dtype.kind in "fc"  # NaN == NaN only makes sense for floats
+        if seen.shape == original.shape and np.array_equal(seen, original, equal_nan=nan_equal):
+            continue
+        raise CheckFailed(
+            f"your function changed its input {_argument_name(fn, position)} in place; leave the inputs "
+            "as they are and return a new array (e.g. y = x - m instead of x -= m): the caller still "
+            "needs the original, as lesson 03's backward pass needs the x of the forward pass"
+        )
+
+
+def _argument_name(fn: Callable, position: int) -> str:
+    """The name of `fn`'s parameter number `position` (`x`, `z`, ...), or 'argument 2'."""
+    try:
+        names = [p.name for p in inspect.signature(fn).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):  # builtins such as np.abs have no readable signature
+        names = []
+    return f"`{names[position]}`" if position < len(names) else f"(argument {position + 1})"
 
 
 def _expect_close(
@@ -147,7 +179,7 @@ def _call_quietly(fn: Callable, *args: Any, error_hints: dict[str, str] | None =
         except CheckFailed as err:
             for phrase, hint in (error_hints or {}).items():
                 if phrase in str(err):
-                    raise CheckFailed(f"{err}. Hint: {hint}") from None
+                    raise CheckFailed(f"{str(err).rstrip()}. Hint: {hint}") from None
             raise
 
 
@@ -361,7 +393,7 @@ def train_val_split(fn: Callable) -> str:
 
 @checker("linear_forward")
 def linear_forward(fn: Callable) -> str:
-    """Lesson 02: `linear_forward(x (batch, in), W (in, out), b (out,)) -> (batch, out)`."""
+    """Lesson 02: `linear_forward(x (N, n_in), W (n_in, n_out), b (n_out,)) -> (N, n_out)`."""
     from nnlib.layers import Linear
 
     rng = _cases(6)
@@ -378,10 +410,10 @@ def linear_forward(fn: Callable) -> str:
         W, b = layer.W.value, layer.b.value
         got = _call_quietly(
             fn, x, W, b,
-            error_hints={"mismatch": "x is (batch, in) and W is (in, out); their product in that order "
-                                     "is (batch, out)",
-                         "not aligned": "x is (batch, in) and W is (in, out); their product in that order "
-                                        "is (batch, out)"},
+            error_hints={"mismatch": "x is (N, n_in) and W is (n_in, n_out); their product in that "
+                                     "order is (N, n_out)",
+                         "not aligned": "x is (N, n_in) and W is (n_in, n_out); their product in that "
+                                        "order is (N, n_out)"},
         )
         _expect_close(
             _as_result(got, f"on {case}"), layer.forward(x), f"on {case}",
@@ -389,7 +421,7 @@ def linear_forward(fn: Callable) -> str:
             hints=[
                 _hint_matches(lambda x=x, W=W: x @ W, "the bias b is missing: add it to every row"),
                 _hint_matches(lambda x=x, W=W, b=b: x @ W.T + b, "you used W transposed: W has shape "
-                                                                 "(in, out), so y = x W"),
+                                                                 "(n_in, n_out), so y = x W"),
                 _hint_matches(lambda x=x, W=W, b=b: x @ W - b, "add the bias, don't subtract it"),
             ],
         )
@@ -428,9 +460,14 @@ def relu(fn: Callable) -> str:
     return f"{len(cases)} cases, including all-negative inputs and float32; matches nnlib.layers.ReLU"
 
 
+_KEEPDIMS_HINT = ("a row's maximum or sum, z.max(axis=1) or .sum(axis=1), has shape (N,); add "
+                  "keepdims=True to keep it as a column (N, 1), so that every row is shifted and divided "
+                  "by its own numbers")
+
+
 @checker("softmax")
 def softmax(fn: Callable) -> str:
-    """Lesson 02: `softmax(z (batch, classes)) -> (batch, classes)`, each row sums to 1."""
+    """Lesson 02: `softmax(z (N, classes)) -> (N, classes)`, each row sums to 1."""
     from nnlib.losses import softmax as reference
 
     rng = _cases(8)
@@ -450,7 +487,7 @@ def softmax(fn: Callable) -> str:
         ("float32 logits (5, 10)", rng.standard_normal((5, 10)).astype(np.float32), overflow),
     ]
     for case, z, nan_message in cases:
-        got = _as_result(_call_quietly(fn, z), f"on {case}")
+        got = _as_result(_call_quietly(fn, z, error_hints={"broadcast": _KEEPDIMS_HINT}), f"on {case}")
         case = f"on {case}"
         if got.shape == z.shape and got.dtype.kind == "f" and not np.isfinite(got).all():
             raise CheckFailed(f"{case}: {nan_message}")
@@ -470,7 +507,7 @@ def softmax(fn: Callable) -> str:
 
 @checker("cross_entropy")
 def cross_entropy(fn: Callable) -> str:
-    """Lesson 02: `cross_entropy(logits (batch, classes), labels (batch,)) -> float`, the mean loss."""
+    """Lesson 02: `cross_entropy(logits (N, classes), labels (N,)) -> float`, the mean loss."""
     from nnlib.losses import cross_entropy as reference
     from nnlib.losses import log_softmax
 
@@ -488,7 +525,8 @@ def cross_entropy(fn: Callable) -> str:
          rng.integers(0, 10, 16)),
     ]
     for case, z, labels in cases:
-        got = _as_result(_call_quietly(fn, z, labels), f"on {case}")
+        got = _call_quietly(fn, z, labels, error_hints={"broadcast": _KEEPDIMS_HINT})
+        got = _as_result(got, f"on {case}")
         case = f"on {case}"
         if got.size != 1:
             raise CheckFailed(f"{case}: expected one number (the mean loss over the batch), got an array of "
@@ -873,9 +911,25 @@ def _expect_parts(got: Any, count: int, names: str, case: str) -> tuple:
     return tuple(got)
 
 
+def _expect_order(parts: tuple[np.ndarray, ...], expected: tuple[np.ndarray, ...], case: str) -> None:
+    """Name a mix-up of the order of (dx, dW, db): the parts fit the expected shapes only when
+    rearranged."""
+    import itertools
+
+    shapes = [part.shape for part in parts]
+    wanted = [e.shape for e in expected]
+    if shapes == wanted:
+        return
+    for order in itertools.permutations(range(len(parts))):
+        if all(parts[i].shape == wanted[k] for k, i in enumerate(order)):
+            got_names = ", ".join(("dx", "dW", "db")[i] for i in np.argsort(order))
+            raise CheckFailed(f"{case}: your three arrays have the shapes of ({got_names}): return "
+                              "(dx, dW, db) in this order")
+
+
 @checker("linear_backward")
 def linear_backward(fn: Callable) -> str:
-    """Lesson 03: `linear_backward(dy (batch, out), x (batch, in), W (in, out)) -> (dx, dW, db)`."""
+    """Lesson 03: `linear_backward(dy (N, n_out), x (N, n_in), W (n_in, n_out)) -> (dx, dW, db)`."""
     from nnlib.layers import Linear
 
     rng = _cases(31)
@@ -895,14 +949,15 @@ def linear_backward(fn: Callable) -> str:
         expected = (layer.backward(dy), layer.W.grad.copy(), layer.b.grad.copy())
         got = _call_quietly(
             fn, dy, x, W,
-            error_hints={"mismatch": "check each product's shapes: dx (batch, in) = dy (batch, out) "
-                                     "times W transposed (out, in)",
-                         "not aligned": "check each product's shapes: dx (batch, in) = dy (batch, out) "
-                                        "times W transposed (out, in)"},
+            error_hints={"mismatch": "check each product's shapes: dx (N, n_in) = dy (N, n_out) "
+                                     "times W transposed (n_out, n_in)",
+                         "not aligned": "check each product's shapes: dx (N, n_in) = dy (N, n_out) "
+                                        "times W transposed (n_out, n_in)"},
         )
         dx, dW, db = _expect_parts(got, 3, "(dx, dW, db)", case)
         dx, dW, db = (_as_result(part, f"{case}, {name}")
                       for part, name in zip((dx, dW, db), ("dx", "dW", "db"), strict=True))
+        _expect_order((dx, dW, db), expected, case)
         if dW.shape == (n_out, n_in) and n_in != n_out:
             raise CheckFailed(f"{case}: dW has shape {dW.shape}, expected {W.shape} (the shape of W, as "
                               "every gradient has the shape of its parameter): did you compute dy^T x "
@@ -920,7 +975,7 @@ def linear_backward(fn: Callable) -> str:
         ])
         _expect_close(dW, expected[1], f"{case}, dW", **tolerances, hints=[
             _hint_matches(lambda e=expected[1]: e.T,
-                          "dW is transposed: it must have W's layout (in, out), i.e. x^T dy, not dy^T x"),
+                          "dW is transposed: it must have W's layout (n_in, n_out), i.e. x^T dy, not dy^T x"),
             hint_scaled(1 / batch, "dW was divided by the batch size; don't average: the 1/N of the mean "
                                    "loss is already inside dy"),
         ])
@@ -1057,11 +1112,21 @@ def numerical_gradient(fn: Callable) -> str:
             hint_scaled(0.5, "you divided by 4 eps; the two points x + eps and x - eps are 2 eps apart"),
             hint_scaled(-1, "the sign is flipped: f(x + eps) comes first, "
                             "(f(x + eps) - f(x - eps)) / (2 eps)"),
+            _hint_all_zero_gradient,
             lambda got, expected: "perturb one entry at a time: every entry of the result must come from "
                                   "moving that entry alone" if got.size > 1 and np.allclose(got, got.flat[0])
             else None,
         ])
     return f"{len(cases)} functions, x restored each time; matches nnlib.gradcheck.numerical_gradient"
+
+
+def _hint_all_zero_gradient(got: np.ndarray, expected: np.ndarray) -> str | None:
+    """Nudging a copy of x (x.copy(), x.flatten(), np.array(x)) leaves f() unchanged: all zeros."""
+    if np.all(got == 0) and not np.allclose(expected, 0):
+        return ("your gradient is all zeros, so f() never saw the nudged values: f reads x itself, so "
+                "change x in place (x[i] = old + eps), not a copy of it (x.copy(), x.flatten() and "
+                "np.array(x) make copies)")
+    return None
 
 
 def _one_sided(f: Callable[[], float], x: np.ndarray, eps: float, direction: int) -> np.ndarray:
@@ -1100,10 +1165,22 @@ def dropout_forward(fn: Callable) -> str:
         if mask is None:
             raise CheckFailed(f"{case}: mask is None, but in training the mask is the array of 0 and 1/(1-p)")
         mask = _as_result(mask, f"{case}, mask")
+        if mask.shape in ((x.shape[1],), (1, x.shape[1])):
+            raise CheckFailed(f"{case}: your mask has shape {mask.shape}, one mask shared by all rows (every "
+                              "example would lose the same units); each example needs its own: draw one "
+                              "random number per unit of every row, rng.random(x.shape)")
         if y.shape != x.shape or mask.shape != x.shape:
             raise CheckFailed(f"{case}: y and mask must have x's shape {x.shape}, got {y.shape} and "
                               f"{mask.shape}: draw one random number per unit, rng.random(x.shape)")
         kept = mask != 0
+        if np.all(kept == kept[:1]):
+            raise CheckFailed(f"{case}: all rows share the same mask, so every example loses the same units; "
+                              "each example needs its own mask: draw one random number per unit of every "
+                              "row, rng.random(x.shape)")
+        if np.all(kept == kept[:, :1]):
+            raise CheckFailed(f"{case}: each row of your mask is all kept or all dropped, so whole examples "
+                              "vanish; drop units independently: one random number per unit, "
+                              "rng.random(x.shape)")
         fraction = float(kept.mean())
         tolerance = 4 * np.sqrt(p * (1 - p) / units) + 1e-3
         if abs(fraction - (1 - p)) > tolerance:
@@ -1275,36 +1352,61 @@ def l2_penalty(fn: Callable) -> str:
     return "4 cases, biases skipped, lam = 0 and float32 included; matches nnlib.losses.l2_penalty"
 
 
-@checker("l2_grad")
-def l2_grad(fn: Callable) -> str:
-    """Lesson 05: `l2_grad(W, lam) -> lam * W`, the penalty's gradient, same shape and dtype as `W`."""
+@checker("add_l2_grad")
+def add_l2_grad(fn: Callable) -> str:
+    """Lesson 05: `add_l2_grad(params, lam) -> None`: adds `lam * W` in place to the `.grad` of
+    every weight matrix (2-D) among `params`, and leaves the biases (1-D) alone."""
     from nnlib.layers import Parameter
-    from nnlib.losses import add_l2_grad
+    from nnlib.losses import add_l2_grad as reference
 
     rng = _cases(52)
-    cases = [
-        ("W (4, 3), lam = 0.1", rng.standard_normal((4, 3)), 0.1),
-        ("W (1, 5), lam = 0.5", rng.standard_normal((1, 5)), 0.5),
-        ("W (3, 3), lam = 0", rng.standard_normal((3, 3)), 0.0),
-        ("float32 W (784, 128), lam = 1e-3", rng.standard_normal((784, 128)).astype(np.float32) * 0.05, 1e-3),
-    ]
-    for case, W, lam in cases:
+    cases = _l2_cases(rng)
+    for case, params, lam in cases:
         case = f"on {case}"
-        got = _as_result(_call_quietly(fn, W, lam), case)
-        if got.size == 1 and W.size > 1:
-            raise CheckFailed(f"{case}: you returned one number; the gradient has one entry per weight "
-                              f"(shape {W.shape}): the derivative of 0.5 * lam * W**2 for each weight")
-        reference = Parameter(W)
-        add_l2_grad([reference], lam)
-        _expect_close(got, reference.grad, case, hints=[
-            hint_scaled(0.5, "the derivative of 0.5 * lam * W**2 is lam * W (the 2 from the square "
-                             "cancels the 0.5)"),
-            hint_scaled(2, "the derivative of 0.5 * lam * W**2 is lam * W (the 0.5 cancels the 2 from "
-                           "the square)"),
-            _hint_matches(lambda W=W, lam=lam: lam * np.sign(W), "lam * sign(W) is the gradient of L1; "
-                                                                 "for L2 it is lam * W"),
-            _hint_matches(lambda W=W: W, "lam is missing: the gradient is lam * W"),
-            _hint_matches(lambda W=W, lam=lam: 0.5 * lam * W**2,
-                          "you returned the penalty per weight; return its derivative, lam * W"),
-        ])
-    return f"{len(cases)} cases, including lam = 0 and float32; matches nnlib.losses.add_l2_grad"
+        for p in params:  # a data gradient from backprop, already there before the L2 term is added
+            p.grad = rng.standard_normal(p.value.shape).astype(p.value.dtype)
+        values = [p.value.copy() for p in params]
+        before = [p.grad.copy() for p in params]
+        expected = [Parameter(p.value, p.name) for p in params]
+        for e, g in zip(expected, before, strict=True):
+            e.grad = g
+        reference([e for e in expected if e.value.ndim == 2], lam)
+        returned = _call_quietly(fn, params, lam)
+        if any(not np.array_equal(p.value, v) for p, v in zip(params, values, strict=True)):
+            raise CheckFailed(f"{case}: your function changed the parameters' values; it should change only "
+                              "their gradients, p.grad (the optimizer updates the values later)")
+        changed = [not np.array_equal(p.grad, g) for p, g in zip(params, before, strict=True)]
+        if lam > 0 and not any(changed):
+            also = (f" (it returned a {type(returned).__name__}: nobody uses that, the gradients themselves "
+                    "must change)") if returned is not None else ""
+            raise CheckFailed(f"{case}: no gradient changed{also}: add to each weight's gradient in place, "
+                              "p.grad += ...; assigning to a local variable changes nothing")
+        for p, e, g in zip(params, expected, before, strict=True):
+            where = f"{case}, {p.name}.grad"
+            if p.value.ndim == 1:
+                if not np.array_equal(p.grad, g):
+                    raise CheckFailed(f"{where}: you changed a bias's gradient; L2 penalises the weight "
+                                      "matrices (2-D) only, skip the biases (1-D)")
+                continue
+            W = p.value
+            _expect_close(p.grad, e.grad, where, rtol=1e-5, atol=1e-7, hints=[
+                _hint_matches(lambda W=W, lam=lam: lam * W,
+                              "you replaced the gradient by lam * W; add lam * W to the gradient "
+                              "backpropagation already put there (+=)"),
+                _hint_matches(lambda W=W, g=g, lam=lam: g + 2 * lam * W,
+                              "you added 2 * lam * W; the derivative of (lam/2) * W**2 is lam * W "
+                              "(the 1/2 cancels the 2 from the square)"),
+                _hint_matches(lambda W=W, g=g, lam=lam: g + 0.5 * lam * W,
+                              "you added 0.5 * lam * W; the derivative of (lam/2) * W**2 is lam * W"),
+                _hint_matches(lambda W=W, g=g: g + W, "lam is missing: add lam * W, not W"),
+                _hint_matches(lambda W=W, g=g, lam=lam: g + lam * np.sign(W),
+                              "lam * sign(W) is the gradient of L1; for L2 add lam * W"),
+                _hint_matches(lambda W=W, g=g, lam=lam: g - lam * W,
+                              "the sign is flipped: the penalty's gradient lam * W is added, not subtracted "
+                              "(the optimizer does the subtracting)"),
+                _hint_matches(lambda g=g, lam=lam: g + lam * g,
+                              "you added lam * grad; the penalty's gradient is lam * W, from the weights' "
+                              "values p.value"),
+            ])
+    return (f"{len(cases)} networks, biases skipped, lam = 0 and float32 included; matches "
+            "nnlib.losses.add_l2_grad")

@@ -12,13 +12,47 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter
+from matplotlib.ticker import FormatStrFormatter, LogFormatter
 
 from nnlib.train import History
 
 
+class _DecimalLogFormatter(LogFormatter):
+    """Log-axis tick labels as plain decimals (0.4, 0.05) instead of 4×10⁻¹; which minor ticks
+    get a label is matplotlib's usual choice (all of them when the axis spans less than a decade)."""
+
+    def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+        return f"{x:.2g}"
+
+
+def _decimal_log_labels(ax: plt.Axes) -> None:
+    ax.yaxis.set_major_formatter(_DecimalLogFormatter())
+    ax.yaxis.set_minor_formatter(_DecimalLogFormatter(labelOnlyBase=False))
+
+
+def _accuracy_limits(ax: plt.Axes, histories: Mapping[str, History]) -> None:
+    """Accuracy y-limits that fit every plotted point from epoch 2 on. The first epoch's training
+    accuracy (the mean over an epoch that starts from random weights) can be far lower; rather
+    than squash the other curves, such a point is marked by a labelled arrow at the bottom."""
+    after_first = [acc for h in histories.values() for acc in (*h.train_acc[1:], *h.val_acc)]
+    if not after_first:  # single-epoch runs: fit everything
+        after_first = [acc for h in histories.values() for acc in h.train_acc]
+    bottom = max(min(after_first, default=0.9) * 100 - 0.5, 0)
+    ax.set_ylim(bottom, 100.2)
+    below = [(index, h.train_acc[0] * 100) for index, h in enumerate(histories.values())
+             if h.train_acc and len(h.train_acc) > 1 and h.train_acc[0] * 100 < bottom]
+    for row, (index, value) in enumerate(below):
+        ax.annotate(f"epoch 1 train: {value:.0f}%, below the axis", xy=(1, bottom),
+                    xytext=(12, 10 + 13 * row), textcoords="offset points", fontsize=8,
+                    color=f"C{index}", arrowprops={"arrowstyle": "->", "color": f"C{index}"})
+
+
 def learning_curves(histories: Mapping[str, History], title: str = "Learning curves") -> Figure:
-    """Loss and accuracy per epoch, training (dashed) vs validation (solid), one colour per run."""
+    """Loss and accuracy per epoch, training (dashed) vs validation (solid), one colour per run.
+
+    The loss axis is logarithmic (with decimal labels). The accuracy axis fits every point from
+    epoch 2 on; a first-epoch training accuracy below it is marked by an arrow with its value.
+    """
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for index, (name, history) in enumerate(histories.items()):
         color = f"C{index}"
@@ -29,12 +63,12 @@ def learning_curves(histories: Mapping[str, History], title: str = "Learning cur
         if history.val_loss:
             ax_loss.plot(epochs, history.val_loss, "-", color=color, label=f"{name} val")
             ax_acc.plot(epochs, np.array(history.val_acc) * 100, "-", color=color, label=f"{name} val")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss", yscale="log")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss (log scale)", title="Loss", yscale="log")
+    _decimal_log_labels(ax_loss)
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
-    low = min((min(h.val_acc or h.train_acc) for h in histories.values()), default=0.9) * 100
-    ax_acc.set_ylim(max(low - 0.5, 0), 100.05)
+    _accuracy_limits(ax_acc, histories)
     for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
+        ax.grid(alpha=0.3, which="both" if ax is ax_loss else "major")
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
@@ -100,20 +134,31 @@ def sample_grid(
 
 
 def class_balance(labels_by_split: Mapping[str, np.ndarray], classes: int = 10) -> Figure:
-    """How many images of each digit each split holds: counts (left) and shares in % (right)."""
+    """How many images of each digit each split holds: counts (left) and shares in % (right).
+
+    The share bars start at the perfectly balanced share 100 / classes and go up or down from
+    it, on a y-axis zoomed to the shares, so differences of one percentage point show.
+    """
     fig, (ax_count, ax_share) = plt.subplots(1, 2, figsize=(12, 3.8))
     digits = np.arange(classes)
     width = 0.8 / max(len(labels_by_split), 1)
+    balanced, shares = 100 / classes, []
     for index, (split, labels) in enumerate(labels_by_split.items()):
         counts = np.bincount(np.asarray(labels), minlength=classes)
         offset = (index - (len(labels_by_split) - 1) / 2) * width
         label = f"{split} ({len(labels):,})"
         ax_count.bar(digits + offset, counts, width, label=label, color=f"C{index}")
         share = 100 * counts / max(len(labels), 1)
-        ax_share.bar(digits + offset, share, width, label=label, color=f"C{index}")
-    ax_share.axhline(100 / classes, color="black", linestyle="--", linewidth=1, label="perfectly balanced")
+        shares.append(share)
+        ax_share.bar(digits + offset, share - balanced, width, bottom=balanced, label=label,
+                     color=f"C{index}")
+    ax_share.axhline(balanced, color="black", linestyle="--", linewidth=1, label="perfectly balanced")
+    spread = max((float(np.abs(s - balanced).max()) for s in shares), default=0.0)
+    margin = max(2.0, np.ceil(spread + 0.5))  # at least balanced ± 2 points: 8-12% for 10 classes
+    ax_share.set_ylim(max(balanced - margin, 0), balanced + margin)
     ax_count.set(xlabel="digit", ylabel="number of images", title="Images per digit")
-    ax_share.set(xlabel="digit", ylabel="share of the split (%)", title="Share of each digit (%)")
+    ax_share.set(xlabel="digit", ylabel="share of the split (%)",
+                 title=f"Share of each digit (%), zoomed in around {balanced:g}%")
     for ax in (ax_count, ax_share):
         ax.set_xticks(digits)
         ax.grid(axis="y", alpha=0.3)
@@ -176,8 +221,9 @@ def activation_functions(x_range: tuple[float, float] = (-4.0, 4.0)) -> Figure:
     ax_f.set(xlabel="input x", ylabel="f(x)", title="Activation functions", ylim=(-1.5, 4.2))
     ax_d.set(xlabel="input x", ylabel="f'(x)", title="Their derivatives", ylim=(-0.1, 1.15))
     for ax in (ax_f, ax_d):
-        ax.axhline(0, color="black", linewidth=0.6)
-        ax.axvline(0, color="black", linewidth=0.6)
+        # light axis lines underneath the curves, so ReLU's flat part at 0 stays visible
+        ax.axhline(0, color="0.7", linewidth=0.8, zorder=0)
+        ax.axvline(0, color="0.7", linewidth=0.8, zorder=0)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=9, loc="upper left")
     fig.tight_layout()
@@ -238,9 +284,9 @@ def predicted_probabilities(
         ax_bar.bar(np.arange(classes), probs[index], color=colors)
         ax_bar.axhline(1 / classes, color="black", linestyle="--", linewidth=1)
         ax_bar.set_xticks(np.arange(classes))
-        ax_bar.tick_params(labelsize=7)
+        ax_bar.tick_params(labelsize=10)
         ax_bar.set_ylim(0, max(0.3, float(probs.max()) * 1.1))
-        ax_bar.set_xlabel("class", fontsize=9)
+        ax_bar.set_xlabel("class", fontsize=10)
         if index == 0:
             ax_bar.set_ylabel("probability")
         else:
@@ -510,29 +556,35 @@ def dropout_mask(
     mask: np.ndarray | None,
     p: float,
     image_shape: tuple[int, int] = (28, 28),
+    scale_max: float = 2.0,
 ) -> Figure:
     """Input, dropout mask and output side by side, as images.
 
     `x`: `(features,)` one input (e.g. a digit's 784 pixels); `mask`: `(features,)`
     the dropout mask (0 for dropped units, `1/(1-p)` for kept ones), or None (nothing
-    dropped). The title gives the fraction of units kept.
+    dropped). The title gives the fraction of units kept. Input and output share one
+    colour scale, the same for every p: 0 to `scale_max` times the input's largest
+    value, so the kept pixels visibly darken as 1/(1-p) grows (beyond `scale_max`,
+    from p = 0.5 with the default 2, they are drawn black).
     """
     mask = np.ones_like(x) if mask is None else np.asarray(mask)
     output = x * mask
     kept = float(np.mean(mask != 0))
-    top = max(float(np.max(output)), float(np.max(x)), 1e-12)
+    top = scale_max * max(float(np.max(x)), 1e-12)
+    scale = 1 / (1 - p)
     fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.8))
     panels = [
         (x, "input x", DIGIT_CMAP, top),
-        (mask, f"mask: white = dropped (0),\ndark = kept (1/(1-p) = {1 / (1 - p):.2f})", "Greens",
-         max(1.0 / (1.0 - p), 1e-12)),
-        (output, "output x · mask\n(kept pixels scaled up)", DIGIT_CMAP, top),
+        (mask, f"mask: white = dropped (0),\ndark = kept (1/(1-p) = {scale:.2f})", "Greens",
+         max(scale, 1e-12)),
+        (output, f"output x · mask\n(kept pixels × {scale:.2f}, same scale as x)", DIGIT_CMAP, top),
     ]
     for ax, (values, label, cmap, vmax) in zip(axes, panels, strict=True):
         image = ax.imshow(np.asarray(values).reshape(image_shape), cmap=cmap, vmin=0.0, vmax=vmax)
         ax.set_title(label, fontsize=10)
         _hide_ticks(ax)
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        clipped = cmap == DIGIT_CMAP and float(np.max(values)) > vmax * (1 + 1e-9)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, extend="max" if clipped else "neither")
     fig.suptitle(f"Dropout with p = {p:.2f}: kept {kept:.1%} of {x.size} units (expected {1 - p:.0%})")
     fig.tight_layout()
     return _detached(fig)
@@ -558,8 +610,10 @@ def weight_histograms(
     for column, ax in enumerate(axes[0]):
         limit = max(float(np.abs(weights[column]).max()) for weights in runs.values())
         edges = np.linspace(-limit, limit, bins + 1)
+        peak = 1
         for index, (name, weights) in enumerate(runs.items()):
             w = weights[column]
+            peak = max(peak, int(np.histogram(w, bins=edges)[0].max()))
             rms = float(np.sqrt(np.mean(w.astype(np.float64) ** 2)))
             ax.hist(w.ravel(), bins=edges, histtype="stepfilled", alpha=0.3, color=f"C{index}")
             ax.hist(w.ravel(), bins=edges, histtype="step", color=f"C{index}",
@@ -568,7 +622,10 @@ def weight_histograms(
         # A log scale shows the tails, where L2 makes the difference: the large weights.
         ax.set(xlabel="weight value", ylabel="number of weights (log scale)", yscale="log",
                title=f"{layer_names[column]} ({shape})")
-        ax.set_ylim(0.7, ax.get_ylim()[1] * 40)  # headroom above the peak for the legend
+        # Each panel its own range, from its own peak: the peak at 80% of the (log) height, which
+        # leaves room for the legend in the corner, above the low tails.
+        bottom = 0.7
+        ax.set_ylim(bottom, bottom * (peak / bottom) ** 1.25)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
     fig.suptitle("Weight distributions")

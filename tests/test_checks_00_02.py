@@ -60,6 +60,33 @@ def naive_cross_entropy(z, labels):
     return -np.mean(np.log(stable_softmax(z))[np.arange(len(labels)), labels])
 
 
+def relu_in_place(x):
+    x[x < 0] = 0
+    return x
+
+
+def softmax_in_place(z):
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def normalize_rows_in_place(x):
+    x /= x.sum(axis=1, keepdims=True)
+    return x
+
+
+def count_labels_sorting_in_place(labels, classes):
+    labels.sort()  # the caller's labels would come back sorted
+    return np.bincount(labels, minlength=classes)
+
+
+def softmax_without_keepdims(z):
+    e = np.exp(z - z.max(axis=1))
+    return e / e.sum(axis=1)
+
+
 CORRECT = [
     (checks.normalize_rows, normalize_rows),
     (checks.count_labels, count_labels),
@@ -134,6 +161,7 @@ WRONG = [
      / np.exp(z - z.max(axis=0, keepdims=True)).sum(axis=0, keepdims=True), "each column sums to 1"),
     (checks.softmax, lambda z: np.exp(z - z.max(axis=1, keepdims=True)), "each row must sum to 1"),
     (checks.softmax, lambda z: z / z.sum(axis=1, keepdims=True), "sum"),
+    (checks.softmax, softmax_without_keepdims, "could not be broadcast.*Hint: .*keepdims=True"),
     (checks.cross_entropy, lambda z, y: -log_softmax(z)[np.arange(len(y)), y].sum(), "missing 1/N"),
     (checks.cross_entropy, lambda z, y: log_softmax(z)[np.arange(len(y)), y].mean(), "minus sign"),
     (checks.cross_entropy, lambda z, y: -np.log10(stable_softmax(z)[np.arange(len(y)), y]).mean(), "log10"),
@@ -144,6 +172,12 @@ WRONG = [
     (checks.cross_entropy, naive_cross_entropy, "infinite"),
     (checks.cross_entropy, lambda z, y: -np.mean(np.log(naive_softmax(z))[np.arange(len(y)), y]), "NaN"),
     (checks.cross_entropy, lambda z, y: 1 / 0, "raised ZeroDivisionError"),
+    (checks.cross_entropy, lambda z, y: -(z - z.max(axis=1))[np.arange(len(y)), y].mean(), "keepdims=True"),
+    # a right answer that changes its input in place (the caller's array would change too)
+    (checks.relu, relu_in_place, "changed its input `x` in place"),
+    (checks.softmax, softmax_in_place, "changed its input `z` in place"),
+    (checks.normalize_rows, normalize_rows_in_place, "changed its input `x` in place"),
+    (checks.count_labels, count_labels_sorting_in_place, "changed its input `labels` in place"),
 ]
 
 
@@ -168,3 +202,20 @@ def test_overflowing_answers_raise_no_numpy_warnings(recwarn):
     with pytest.raises(CheckFailed):
         checks.cross_entropy(naive_cross_entropy)
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_in_place_message_names_the_argument_and_the_fix():
+    with pytest.raises(CheckFailed) as failure:
+        checks.relu(relu_in_place)
+    message = str(failure.value)
+    assert "return a new array" in message and "lesson 03" in message
+
+
+def test_returning_an_unchanged_input_is_fine(capsys):
+    """Giving back the very input array is not a change: only modifying it is."""
+    checks.relu(lambda x: x if (x > 0).all() else np.maximum(x, 0))
+    assert "✅" in capsys.readouterr().out
+
+
+def test_builtins_without_a_signature_still_get_a_readable_message():
+    assert checks._argument_name(np.abs, 0) in ("`x`", "(argument 1)")
