@@ -33,25 +33,28 @@ def _decimal_log_labels(ax: plt.Axes) -> None:
 def _accuracy_limits(ax: plt.Axes, histories: Mapping[str, History]) -> None:
     """Accuracy y-limits that fit every plotted point from epoch 2 on. The first epoch's training
     accuracy (the mean over an epoch that starts from random weights) can be far lower; rather
-    than squash the other curves, such a point is marked by a labelled arrow at the bottom."""
+    than squash the other curves, such a point is marked by a triangle on the bottom edge and
+    its value is written in the corner."""
     after_first = [acc for h in histories.values() for acc in (*h.train_acc[1:], *h.val_acc)]
     if not after_first:  # single-epoch runs: fit everything
         after_first = [acc for h in histories.values() for acc in h.train_acc]
     bottom = max(min(after_first, default=0.9) * 100 - 0.5, 0)
     ax.set_ylim(bottom, 100.2)
     below = [(index, h.train_acc[0] * 100) for index, h in enumerate(histories.values())
-             if h.train_acc and len(h.train_acc) > 1 and h.train_acc[0] * 100 < bottom]
-    for row, (index, value) in enumerate(below):
-        ax.annotate(f"epoch 1 train: {value:.0f}%, below the axis", xy=(1, bottom),
-                    xytext=(12, 10 + 13 * row), textcoords="offset points", fontsize=8,
-                    color=f"C{index}", arrowprops={"arrowstyle": "->", "color": f"C{index}"})
+             if len(h.train_acc) > 1 and h.train_acc[0] * 100 < bottom]
+    for index, _ in below:
+        ax.plot(1, bottom, marker="v", markersize=8, color=f"C{index}", clip_on=False, zorder=5)
+    if below:
+        values = ", ".join(dict.fromkeys(f"{value:.0f}%" for _, value in below))  # each value once
+        ax.text(0.06, 0.03, f"▼ epoch 1, training: {values} (below the axis)", transform=ax.transAxes,
+                fontsize=8, color="0.3")
 
 
 def learning_curves(histories: Mapping[str, History], title: str = "Learning curves") -> Figure:
     """Loss and accuracy per epoch, training (dashed) vs validation (solid), one colour per run.
 
     The loss axis is logarithmic (with decimal labels). The accuracy axis fits every point from
-    epoch 2 on; a first-epoch training accuracy below it is marked by an arrow with its value.
+    epoch 2 on; a first-epoch training accuracy below it is marked by a triangle, with its value.
     """
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for index, (name, history) in enumerate(histories.items()):

@@ -8,7 +8,7 @@ import pytest
 from nnlib import checks
 from nnlib.checks import CheckFailed
 from nnlib.gradcheck import numerical_gradient as nn_numerical_gradient
-from nnlib.layers import Dropout, Linear, Parameter, ReLU
+from nnlib.layers import Dropout, Linear, ReLU
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad
 from nnlib.losses import l2_penalty as nn_l2_penalty
 from nnlib.losses import softmax as nn_softmax
@@ -56,10 +56,8 @@ def nn_l2_penalty_of_params(params, lam):
     return nn_l2_penalty([p for p in params if p.value.ndim == 2], lam)
 
 
-def nn_l2_grad(W, lam):
-    weight = Parameter(W)
-    add_l2_grad([weight], lam)
-    return weight.grad
+def nn_add_l2_grad(params, lam):
+    add_l2_grad([p for p in params if p.value.ndim == 2], lam)
 
 
 # --- right answers, written the way a learner might ---------------------------
@@ -106,6 +104,12 @@ def l2_penalty(params, lam):
     return 0.5 * lam * sum(np.sum(p.value**2) for p in params if p.value.ndim == 2)
 
 
+def learners_add_l2_grad(params, lam):
+    for p in params:
+        if p.value.ndim == 2:
+            p.grad += lam * p.value
+
+
 CORRECT = [
     (checks.linear_backward, nn_linear_backward),
     (checks.linear_backward, linear_backward),
@@ -124,8 +128,8 @@ CORRECT = [
     (checks.dropout_backward, dropout_backward),
     (checks.l2_penalty, nn_l2_penalty_of_params),
     (checks.l2_penalty, l2_penalty),
-    (checks.l2_grad, nn_l2_grad),
-    (checks.l2_grad, lambda W, lam: lam * W),
+    (checks.add_l2_grad, nn_add_l2_grad),
+    (checks.add_l2_grad, learners_add_l2_grad),
 ]
 
 
@@ -200,6 +204,69 @@ def keep_above(draws, p):
     return draws >= p
 
 
+def one_mask_for_all_rows(x, p, rng, training):
+    if not training or p == 0:
+        return x, None
+    row = (rng.random(x.shape[1]) >= p).astype(x.dtype) / (1 - p)
+    mask = np.tile(row, (len(x), 1))
+    return x * mask, mask
+
+
+def one_mask_row(x, p, rng, training):
+    if not training or p == 0:
+        return x, None
+    mask = (rng.random((1, x.shape[1])) >= p).astype(x.dtype) / (1 - p)
+    return x * mask, mask
+
+
+def one_draw_per_row(x, p, rng, training):
+    if not training or p == 0:
+        return x, None
+    mask = np.repeat((rng.random((len(x), 1)) >= p).astype(x.dtype) / (1 - p), x.shape[1], axis=1)
+    return x * mask, mask
+
+
+def nudges_a_copy(f, x, eps=1e-6):
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        nudged = x.copy()
+        nudged[i] += eps
+        up = f()
+        nudged[i] -= 2 * eps
+        down = f()
+        grad[i] = (up - down) / (2 * eps)
+    return grad
+
+
+def l2_grad_variant(change):
+    """add_l2_grad with one thing changed: `change(p, lam)` is applied to every parameter."""
+
+    def add(params, lam):
+        for p in params:
+            change(p, lam)
+
+    return add
+
+
+def weights_only(update):
+    def change(p, lam):
+        if p.value.ndim == 2:
+            update(p, lam)
+
+    return change
+
+
+def returns_new_gradients(params, lam):
+    return [p.grad + lam * p.value for p in params if p.value.ndim == 2]
+
+
+def rebinds_a_local(params, lam):
+    for p in params:
+        if p.value.ndim == 2:
+            grad = p.grad
+            grad = grad + lam * p.value  # noqa: F841 (the mistake under test)
+
+
 WRONG = [
     # lesson 03: linear
     (checks.linear_backward, lambda dy, x, W: (dy @ W.T, dy.T @ x, dy.sum(axis=0)),
@@ -209,9 +276,13 @@ WRONG = [
     (checks.linear_backward, lambda dy, x, W: (dy @ W.T, x.T @ dy / len(x), dy.sum(axis=0)),
      "dW was divided by the batch size"),
     (checks.linear_backward, lambda dy, x, W: (dy @ W.T, x.T @ dy, dy.sum()), "axis=0"),
-    (checks.linear_backward, lambda dy, x, W: (dy @ W, x.T @ dy, dy.sum(axis=0)), "dy \\(batch, out\\)"),
+    (checks.linear_backward, lambda dy, x, W: (dy @ W, x.T @ dy, dy.sum(axis=0)), "dy \\(N, n_out\\)"),
     (checks.linear_backward, lambda dy, x, W: (x.T @ dy, dy.sum(axis=0)), "tuple of 3"),
     (checks.linear_backward, lambda dy, x, W: None, "returned None"),
+    (checks.linear_backward, lambda dy, x, W: (x.T @ dy, dy @ W.T, dy.sum(axis=0)),
+     "shapes of \\(dW, dx, db\\): return \\(dx, dW, db\\) in this order"),
+    (checks.linear_backward, lambda dy, x, W: (dy.sum(axis=0), x.T @ dy, dy @ W.T),
+     "shapes of \\(db, dW, dx\\)"),
     # lesson 03: ReLU
     (checks.relu_backward, lambda dy, x: (x > 0).astype(x.dtype), "upstream gradient dy"),
     (checks.relu_backward, lambda dy, x: x > 0, "True/False"),
@@ -239,6 +310,7 @@ WRONG = [
     (checks.numerical_gradient, never_restores, "x was changed"),
     (checks.numerical_gradient, all_at_once, "one entry at a time"),
     (checks.numerical_gradient, lambda f, x, eps: None, "returned None"),
+    (checks.numerical_gradient, nudges_a_copy, "all zeros.*change x in place"),
     # lesson 04: dropout forward
     (checks.dropout_forward, dropout_variant(keep_above, lambda p: 1.0), "forgot the scale 1/\\(1-p\\)"),
     (checks.dropout_forward, dropout_variant(lambda d, p: d < p, lambda p: 1 / (1 - p)),
@@ -261,6 +333,9 @@ WRONG = [
     (checks.dropout_forward,
      lambda x, p, rng, training: (x * (rng.random(x.shape[1]) >= p).astype(x.dtype) / (1 - p),)
      if training and p else (x, None), "tuple of 2"),
+    (checks.dropout_forward, one_mask_for_all_rows, "all rows share the same mask"),
+    (checks.dropout_forward, one_mask_row, "one mask shared by all rows"),
+    (checks.dropout_forward, one_draw_per_row, "whole examples vanish"),
     # lesson 04: dropout backward
     (checks.dropout_backward, lambda dy, mask: dy * (mask != 0), "already holds it"),
     (checks.dropout_backward, lambda dy, mask: dy * mask / 0.5 if mask is not None else dy, "divide again"),
@@ -278,13 +353,27 @@ WRONG = [
                                                            if p.value.ndim == 2), "squared norms"),
     (checks.l2_penalty, lambda params, lam: [0.5 * lam * np.sum(p.value**2) for p in params], "got a list"),
     (checks.l2_penalty, lambda params, lam: 0.5 * lam * np.sum(params[-2].value ** 2), "last weight matrix"),
-    # lesson 05: L2 gradient
-    (checks.l2_grad, lambda W, lam: 0.5 * lam * W, "0.5 times the expected"),
-    (checks.l2_grad, lambda W, lam: 2 * lam * W, "2 times the expected"),
-    (checks.l2_grad, lambda W, lam: lam * np.sign(W), "L1"),
-    (checks.l2_grad, lambda W, lam: W, "lam is missing"),
-    (checks.l2_grad, lambda W, lam: 0.5 * lam * W**2, "penalty per weight"),
-    (checks.l2_grad, lambda W, lam: 0.5 * lam * np.sum(W**2), "one number"),
+    # lesson 05: adding the L2 gradient
+    (checks.add_l2_grad, l2_grad_variant(lambda p, lam: p.grad.__iadd__(lam * p.value)),
+     "changed a bias's gradient"),
+    (checks.add_l2_grad, l2_grad_variant(weights_only(lambda p, lam: p.grad.__iadd__(p.value))),
+     "lam is missing"),
+    (checks.add_l2_grad, l2_grad_variant(weights_only(lambda p, lam: setattr(p, "grad", lam * p.value))),
+     "replaced the gradient"),
+    (checks.add_l2_grad, l2_grad_variant(weights_only(lambda p, lam: p.grad.__iadd__(2 * lam * p.value))),
+     "added 2 \\* lam \\* W"),
+    (checks.add_l2_grad, l2_grad_variant(weights_only(lambda p, lam: p.grad.__iadd__(0.5 * lam * p.value))),
+     "added 0.5 \\* lam \\* W"),
+    (checks.add_l2_grad, l2_grad_variant(weights_only(lambda p, lam: p.grad.__isub__(lam * p.value))),
+     "sign is flipped"),
+    (checks.add_l2_grad,
+     l2_grad_variant(weights_only(lambda p, lam: p.grad.__iadd__(lam * np.sign(p.value)))), "L1"),
+    (checks.add_l2_grad, l2_grad_variant(weights_only(lambda p, lam: p.grad.__iadd__(lam * p.grad))),
+     "lam \\* grad"),
+    (checks.add_l2_grad, l2_grad_variant(weights_only(lambda p, lam: p.value.__isub__(lam * p.value))),
+     "changed the parameters' values"),
+    (checks.add_l2_grad, returns_new_gradients, "no gradient changed \\(it returned a list"),
+    (checks.add_l2_grad, rebinds_a_local, "no gradient changed: add .* in place"),
 ]
 
 
