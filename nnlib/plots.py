@@ -334,6 +334,12 @@ def optimizer_paths(
         losses = loss_fn(path)
         color = f"C{index}"
         diverged = not np.isfinite(losses[-1]) or losses[-1] > losses[0]
+        # Cut a diverging path where it overflows: inf/NaN would break the log axis and the layout.
+        keep = np.isfinite(losses) & (losses < 1e30) & np.isfinite(path).all(axis=1)
+        if not keep.all():
+            stop = max(int(np.argmin(keep)), 1)
+            path, losses = path[:stop], losses[:stop]
+        losses = np.maximum(losses, 1e-30)  # a path that lands exactly on the minimum
         final = "diverged" if diverged else f"final loss {losses[-1]:.2g}"
         ax_map.plot(path[:, 0], path[:, 1], "o-", color=color, markersize=3, linewidth=1.4)
         ax_loss.plot(np.arange(len(losses)), losses, "-", color=color, linewidth=1.8,

@@ -145,7 +145,7 @@ def test_run_all_in_jupyterlab(lab, browser, relative):
         page.screenshot(path=f"{prefix}-end.png")
 
         errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
-        assert errors.count() == 0, "error output:\n" + "\n---\n".join(errors.all_inner_texts())[:3000]
+        assert errors.count() == 0, "error output:\n" + "\n---\n".join(errors.all_inner_texts())[-3000:]
 
         images = page.locator('.jp-OutputArea-output[data-mime-type="image/png"] img')
         decoded = images.evaluate_all("imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).length")
