@@ -331,7 +331,8 @@ def optimizer_paths(
                    norm=LogNorm())
     for index, (name, path) in enumerate(paths.items()):
         path = np.asarray(path, dtype=float)
-        losses = loss_fn(path)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged path overflows
+            losses = loss_fn(path)
         color = f"C{index}"
         diverged = not np.isfinite(losses[-1]) or losses[-1] > losses[0]
         # Cut a diverging path where it overflows: inf/NaN would break the log axis and the layout.
