@@ -1,0 +1,102 @@
+"""The student notebooks in exercises/ are generated from the lessons and stay in sync."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nnlib.notebook_tools import BEGIN_SOLUTION, END_SOLUTION, strip_solutions, write_exercises
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+MARKER = "PLANTED-SOLUTION-MARKER-4f1c9e"
+
+
+def solution_regions(source: str) -> list[list[str]]:
+    """The lines of each solution region in a cell's source."""
+    regions, current = [], None
+    for line in source.splitlines():
+        if line.strip() == BEGIN_SOLUTION:
+            current = []
+        elif line.strip() == END_SOLUTION:
+            regions.append(current)
+            current = None
+        elif current is not None:
+            current.append(line)
+    return regions
+
+
+def test_strip_keeps_indentation_and_the_rest():
+    source = f"def f(x):\n    '''doc'''\n    {BEGIN_SOLUTION}\n    return x + 1\n    {END_SOLUTION}\n\nprint(f)"
+    assert strip_solutions(source) == (
+        "def f(x):\n    '''doc'''\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\nprint(f)"
+    )
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        (f"{BEGIN_SOLUTION}\nx = 1", "never closed"),
+        (f"x = 1\n{END_SOLUTION}", "without"),
+        (f"{BEGIN_SOLUTION}\n{BEGIN_SOLUTION}\n{END_SOLUTION}", "nested"),
+    ],
+)
+def test_broken_markers_are_reported(source, message):
+    with pytest.raises(ValueError, match=message):
+        strip_solutions(source, "lesson.ipynb, cell 3")
+
+
+def test_planted_marker_never_reaches_the_student(tmp_path):
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(f"def f(x):\n    {BEGIN_SOLUTION}\n    return x  # {MARKER}\n    {END_SOLUTION}"),
+        nbformat.v4.new_code_cell("checks.f(f)"),
+    ]
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text=f"{MARKER}\n")]
+    nbformat.write(nb, lessons / "99_test.ipynb")
+    (written,) = write_exercises(lessons, tmp_path / "exercises")
+    text = written.read_text()
+    assert MARKER not in text
+    student = nbformat.read(written, as_version=4)
+    code = [c.source for c in student.cells if c.cell_type == "code"]
+    assert code == ["def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()", "checks.f(f)"]
+
+
+def test_lessons_exist():
+    assert len(LESSONS) == 8, [p.name for p in LESSONS]
+
+
+def test_committed_exercises_are_in_sync(tmp_path):
+    written = write_exercises(ROOT / "notebooks", tmp_path)
+    committed = sorted((ROOT / "exercises").glob("*.ipynb"))
+    assert [p.name for p in committed] == [p.name for p in written], "run `make exercises`"
+    for fresh in written:
+        stored = ROOT / "exercises" / fresh.name
+        assert stored.read_bytes() == fresh.read_bytes(), f"{fresh.name} is stale: run `make exercises`"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_each_lesson_has_checked_exercises_and_no_solution_leaks(lesson):
+    nb = nbformat.read(lesson, as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    solved = [i for i, src in enumerate(code) if BEGIN_SOLUTION in src]
+    assert len(solved) >= 2, f"{lesson.name}: needs at least two exercises"
+    for i in solved:
+        following = "\n".join(code[i + 1 : i + 3])
+        assert re.search(r"checks\.\w+\(", following), f"{lesson.name}: exercise in code cell {i} has no check"
+    student_text = (ROOT / "exercises" / lesson.name).read_text()
+    outside = "\n".join(strip_solutions(src) for src in code)
+    for src in code:
+        for region in solution_regions(src):
+            for line in region:
+                text = line.strip()
+                if len(text) > 12 and not text.startswith("#") and text not in outside:
+                    assert text not in student_text, f"{lesson.name}: solution line leaks: {text!r}"
+    student = nbformat.read(ROOT / "exercises" / lesson.name, as_version=4)
+    assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
+    assert "widgets" not in student.metadata
