@@ -46,7 +46,7 @@ def _accuracy_limits(ax: plt.Axes, histories: Mapping[str, History]) -> None:
         ax.plot(1, bottom, marker="v", markersize=8, color=f"C{index}", clip_on=False, zorder=5)
     if below:
         values = ", ".join(dict.fromkeys(f"{value:.0f}%" for _, value in below))  # each value once
-        ax.text(0.06, 0.03, f"▼ epoch 1, training: {values} (below the axis)", transform=ax.transAxes,
+        ax.text(0.06, 0.03, f"▼ epoch 1, training: {values}", transform=ax.transAxes,
                 fontsize=8, color="0.3")
 
 
