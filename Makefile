@@ -44,7 +44,7 @@ notebooks: $(STAMP)
 	$(PY) -m nnlib.notebook_tools execute notebooks/*.ipynb
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check nnlib tests
+	$(VENV)/bin/ruff check nnlib tests benchmarks
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_common(sub: argparse.ArgumentParser, out_default: str) -> None:
         sub.add_argument("--out", type=Path, default=Path(out_default),
-                         help=f"folder for results.md, histories.json, learning_curves.png (default: {out_default})")
+                         help="folder for results.md, histories.json, learning_curves.png "
+                              f"(default: {out_default})")
         sub.add_argument("--epochs", type=positive_int, default=None, help="epochs per run (default: 40)")
         sub.add_argument("--seed", type=int, default=None,
                          help="seed of the weight init, dropout masks and batch order (default: 1)")
@@ -139,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=None, help="peak learning rate")
     train.add_argument("--momentum", type=float, default=None, help="momentum (with --optimizer momentum)")
     train.add_argument("--dropout", type=float, default=None, help="drop probability of the hidden layers")
-    train.add_argument("--l2", type=float, default=None, help="L2 strength lambda (penalty 0.5*lambda*sum(W^2))")
+    train.add_argument("--l2", type=float, default=None,
+                       help="L2 strength lambda (penalty 0.5*lambda*sum(W^2))")
     train.add_argument("--batch-size", type=positive_int, default=None, help="mini-batch size (default: 128)")
     train.add_argument("--schedule", choices=("cosine", "constant"), default=None,
                        help="learning-rate schedule (default: cosine, decaying to zero)")

@@ -135,7 +135,9 @@ def _expect_close(
         )
     if got.dtype.kind == "f" and not np.isfinite(got).all() and np.isfinite(expected).all():
         bad = int(np.count_nonzero(~np.isfinite(got)))
-        raise CheckFailed(f"{case}: {bad} entries are NaN or infinite (overflow in exp? subtract the max first)")
+        raise CheckFailed(
+            f"{case}: {bad} entries are NaN or infinite (overflow in exp? subtract the max first)"
+        )
     if np.allclose(got, expected, rtol=rtol, atol=atol):
         return
     for hint in hints:

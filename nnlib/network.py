@@ -103,7 +103,7 @@ def mlp(
     if len(sizes) < 2:
         raise ValueError(f"mlp: need at least input and output sizes, got {sizes}")
     layers: list[Layer] = []
-    for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+    for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
         layers.append(Linear(n_in, n_out, rng, dtype=dtype, name=f"Linear{index}"))
         if index < len(sizes) - 1:
             layers.append(ReLU(name=f"ReLU{index}"))
@@ -178,7 +178,7 @@ def _assign(model: Sequential, params: list[np.ndarray], source: Path) -> None:
         raise ValueError(
             f"{source}: holds {len(params)} parameter arrays, the model has {len(targets)}"
         )
-    for target, value in zip(targets, params):
+    for target, value in zip(targets, params, strict=True):
         if target.shape != value.shape:
             raise ValueError(
                 f"{source}: {target.name} expected shape {target.shape}, file has {value.shape}"

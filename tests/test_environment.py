@@ -56,9 +56,13 @@ def test_python_is_pinned_to_3_12_from_conda_forge():
 
 def test_same_packages_with_the_same_version_ranges():
     pip, conda = pip_requirements(), conda_requirements()
-    assert sorted(pip) == sorted(conda), f"only in pip: {set(pip) - set(conda)}; only in conda: {set(conda) - set(pip)}"
+    assert sorted(pip) == sorted(conda), (
+        f"only in pip: {set(pip) - set(conda)}; only in conda: {set(conda) - set(pip)}"
+    )
     for name in pip:
-        assert pip[name] == conda[name], f"{name}: requirements.txt says '{pip[name]}', environment.yml '{conda[name]}'"
+        assert pip[name] == conda[name], (
+            f"{name}: requirements.txt says '{pip[name]}', environment.yml '{conda[name]}'"
+        )
 
 
 def test_installed_versions_satisfy_the_ranges():
@@ -73,7 +77,7 @@ def test_torch_is_never_a_dependency():
 
 def test_binder_installs_nnlib_with_postbuild_not_in_the_environment():
     post_build = ROOT / "postBuild"
-    assert post_build.is_file() and post_build.stat().st_mode & 0o111, "postBuild must be an executable script"
+    assert post_build.is_file() and post_build.stat().st_mode & 0o111, "postBuild: not an executable script"
     assert "pip install --no-deps -e ." in post_build.read_text()
     assert "-e ." not in (ROOT / "environment.yml").read_text(), "an editable install defeats Binder's cache"
 

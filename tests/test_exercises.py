@@ -30,7 +30,9 @@ def solution_regions(source: str) -> list[list[str]]:
 
 
 def test_strip_keeps_indentation_and_the_rest():
-    source = f"def f(x):\n    '''doc'''\n    {BEGIN_SOLUTION}\n    return x + 1\n    {END_SOLUTION}\n\nprint(f)"
+    source = (
+        f"def f(x):\n    '''doc'''\n    {BEGIN_SOLUTION}\n    return x + 1\n    {END_SOLUTION}\n\nprint(f)"
+    )
     assert strip_solutions(source) == (
         "def f(x):\n    '''doc'''\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\nprint(f)"
     )
@@ -54,7 +56,9 @@ def test_planted_marker_never_reaches_the_student(tmp_path):
     lessons.mkdir()
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell(f"def f(x):\n    {BEGIN_SOLUTION}\n    return x  # {MARKER}\n    {END_SOLUTION}"),
+        nbformat.v4.new_code_cell(
+            f"def f(x):\n    {BEGIN_SOLUTION}\n    return x  # {MARKER}\n    {END_SOLUTION}"
+        ),
         nbformat.v4.new_code_cell("checks.f(f)"),
     ]
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", text=f"{MARKER}\n")]
@@ -88,7 +92,7 @@ def test_each_lesson_has_checked_exercises_and_no_solution_leaks(lesson):
     assert len(solved) >= 2, f"{lesson.name}: needs at least two exercises"
     for i in solved:
         following = "\n".join(code[i + 1 : i + 3])
-        assert re.search(r"checks\.\w+\(", following), f"{lesson.name}: exercise in code cell {i} has no check"
+        assert re.search(r"checks\.\w+\(", following), f"{lesson.name}: code cell {i} has no check"
     student_text = (ROOT / "exercises" / lesson.name).read_text()
     outside = "\n".join(strip_solutions(src) for src in code)
     for src in code:

@@ -186,7 +186,9 @@ def test_npz_without_architecture_is_a_value_error(tmp_path):
         load_model(tmp_path / "other.npz")
 
 
-@pytest.mark.parametrize("header", ['{"format": "nnlib-model"}', '["not", "a", "dict"]', '{"format": "nnlib-model", "layers": 3}'])
+@pytest.mark.parametrize(
+    "header", ['{"format": "nnlib-model"}', '["not", "a", "dict"]', '{"format": "nnlib-model", "layers": 3}']
+)
 def test_damaged_architecture_header_is_a_value_error(tmp_path, header):
     np.savez(tmp_path / "odd.npz", architecture=np.array(header), param0=np.zeros(3))
     with pytest.raises(ValueError, match="model file"):

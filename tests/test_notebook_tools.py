@@ -15,7 +15,7 @@ def notebook_with_widgets() -> nbformat.NotebookNode:
     cell.outputs = [
         nbformat.v4.new_output("stream", name="stdout", text="a\n"),
         nbformat.v4.new_output("stream", name="stdout", text="b\n"),
-        nbformat.v4.new_output("display_data", data={WIDGET_VIEW: {"model_id": "box"}, "text/plain": "VBox()"}),
+        nbformat.v4.new_output("display_data", data={WIDGET_VIEW: {"model_id": "box"}, "text/plain": "VBox"}),
         nbformat.v4.new_output("display_data", data={WIDGET_VIEW: {"model_id": "bar"}, "text/plain": "0%|"}),
     ]
     nb.cells = [cell]
@@ -46,7 +46,8 @@ def test_consecutive_prints_are_stored_as_one_output():
 def test_machine_paths_in_outputs_are_found():
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("x")
-    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="/home/ada/course/nnlib/x.py:3: Warning")]
+    warning = "/home/ada/course/nnlib/x.py:3: Warning"
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=warning)]
     nb.cells = [cell]
     assert machine_paths(nb)
     cell.outputs[0].text = "all fine"
