@@ -78,20 +78,26 @@ def code_of(relative: str) -> str:
     return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
 
 
+def visible_notebook(page):
+    """The notebook on screen (a workspace may hold other, hidden tabs)."""
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
+
+
 def run_all(page, expect_progress: bool) -> bool:
     """Run all cells; wait until every code cell has run. Returns whether a progress bar showed while busy."""
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.locator(".lm-Menu").get_by_role("menuitem", name="Run All Cells").first.click()
     saw_progress = False
+    notebook = visible_notebook(page)
     deadline = time.monotonic() + RUN_TIMEOUT
     while time.monotonic() < deadline:
-        prompts = [p.strip() for p in page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()]
+        prompts = [p.strip() for p in notebook.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()]
         busy = any("*" in p for p in prompts)
         if busy and expect_progress and not saw_progress:
-            saw_progress = page.locator(".jp-OutputArea .widget-hprogress").count() > 0
+            saw_progress = notebook.locator(".jp-OutputArea .widget-hprogress").count() > 0
         if prompts and not busy and all(NUMBERED_PROMPT.match(p) for p in prompts):
             break
-        if page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').count():
+        if notebook.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').count():
             break  # an error stops Run All; report it below instead of waiting for the timeout
         time.sleep(0.2)
     else:
@@ -108,7 +114,7 @@ def wait_until_idle(page) -> None:
 def check_sliders(page, shot_prefix: Path) -> int:
     """Move the first slider of every interactive widget; return how many changed their output."""
     live = 0
-    containers = page.locator(".widget-interact, .widget-vbox:has(.widget-output)")
+    containers = visible_notebook(page).locator(".widget-interact, .widget-vbox:has(.widget-output)")
     for index in range(containers.count()):
         container = containers.nth(index)
         handle = container.locator(".noUi-handle").first
@@ -132,22 +138,24 @@ def check_sliders(page, shot_prefix: Path) -> int:
 
 @pytest.mark.parametrize("relative", NOTEBOOKS)
 def test_run_all_in_jupyterlab(lab, browser, relative):
+    workspace = re.sub(r"\W", "-", relative)  # a fresh workspace: no tabs left from earlier notebooks
     SHOTS.mkdir(parents=True, exist_ok=True)
     prefix = SHOTS / relative.replace("/", "__").removesuffix(".ipynb")
     code = code_of(relative)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{lab}/lab/tree/{relative}")
-        page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=90_000)
+        page.goto(f"{lab}/lab/workspaces/{workspace}/tree/{relative}?reset")
+        visible_notebook(page).locator(".jp-CodeCell").first.wait_for(timeout=90_000)
         page.get_by_text(re.compile(r"\| Idle$")).first.wait_for(timeout=90_000)
         expect_progress = bool(TRAINING_CALLS.search(code)) and "progress=False" not in code
         saw_progress = run_all(page, expect_progress)
         page.screenshot(path=f"{prefix}-end.png")
 
-        errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+        notebook = visible_notebook(page)
+        errors = notebook.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
         assert errors.count() == 0, "error output:\n" + "\n---\n".join(errors.all_inner_texts())[-3000:]
 
-        images = page.locator('.jp-OutputArea-output[data-mime-type="image/png"] img')
+        images = notebook.locator('.jp-OutputArea-output[data-mime-type="image/png"] img')
         decoded = images.evaluate_all("imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).length")
         expected = stored_figures(relative)
         assert images.count() >= expected, f"{images.count()} figures rendered, the lesson has {expected}"
@@ -158,7 +166,7 @@ def test_run_all_in_jupyterlab(lab, browser, relative):
         if expect_progress:
             assert saw_progress, "no progress bar appeared while training ran"
 
-        page.locator(".jp-Notebook").first.press("Control+Home")
+        notebook.locator(".jp-Notebook").first.press("Control+Home")
         page.screenshot(path=f"{prefix}-top.png")
     finally:
         page.close()
