@@ -94,8 +94,8 @@ def _expect_inputs_unchanged(fn: Callable, originals: Sequence[Any], passed: Seq
             continue
         raise CheckFailed(
             f"your function changed its input {_argument_name(fn, position)} in place; leave the inputs "
-            "as they are and return a new array (e.g. y = x - m instead of x -= m): the caller still "
-            "needs the original, as lesson 03's backward pass needs the x of the forward pass"
+            "as they are and return new arrays instead (e.g. y = x - m rather than x -= m): the caller "
+            "may still need the original"
         )
 
 
@@ -587,6 +587,26 @@ def _unpack_tuple(result: Any, names: Sequence[str], case: str) -> tuple:
     return tuple(result)
 
 
+def _expect_not_reordered(got: tuple, expected: tuple, names: Sequence[str], case: str) -> None:
+    """Fail with an "order" hint when the learner returned the right arrays in another order,
+    e.g. (v, w) instead of (w, v)."""
+    import itertools
+
+    def same(a: Any, b: np.ndarray) -> bool:
+        a = np.asarray(a) if isinstance(a, np.ndarray | np.generic | float | int) else None
+        return a is not None and a.shape == b.shape and np.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+    if all(same(a, b) for a, b in zip(got, expected, strict=True)):
+        return
+    for order in itertools.permutations(range(len(expected))):
+        if list(order) != list(range(len(expected))) and all(
+            same(got[i], expected[j]) for i, j in enumerate(order)
+        ):
+            kind = "pair" if len(names) == 2 else "values"
+            raise CheckFailed(f"{case}: the right arrays in the wrong order; check the order of the "
+                              f"returned {kind}: return ({', '.join(names)})")
+
+
 def _expect_finite_result(got: Any, case: str, cause: str) -> None:
     if isinstance(got, np.ndarray) and got.dtype.kind == "f" and not np.isfinite(got).all():
         bad = int(np.count_nonzero(~np.isfinite(got)))
@@ -625,6 +645,7 @@ def sgd_momentum_step(fn: Callable) -> str:
         new_w, new_v = _unpack_tuple(_call(fn, w, g, v, lr, mu), ("w", "v"), case)
         expected_w, expected_v = _momentum_reference(w, g, v, lr, mu)
         case = f"{case}, lr={lr}, momentum={mu}"
+        _expect_not_reordered((new_w, new_v), (expected_w, expected_v), ("w", "v"), case)
         tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {}
         v_hints = [
             _hint_variant(mu * v + lr * g, "the new v is momentum*v + lr*g: that is another textbook form; "
@@ -701,6 +722,10 @@ def _adam_w_hints(w, g, new_m, new_v, t, lr, beta1, beta2, eps) -> list[Hint]:
                       "v is corrected with beta1; use v / (1 - beta2**t)"),
         _hint_variant(shifted, "the bias correction uses t - 1: t counts the steps from 1, so the first "
                       "step divides by 1 - beta**1"),
+        _hint_variant(w - lr * (new_m / (1 - beta1 ** (t + 1)))
+                      / (np.sqrt(new_v / (1 - beta2 ** (t + 1))) + eps),
+                      "the bias correction uses t + 1: t is 1 on the first step already (the caller "
+                      "counts from 1), so use 1 - beta**t with t as given"),
         _hint_variant(w - lr * m_hat / np.sqrt(v_hat + eps),
                       "eps is inside the square root: the denominator is sqrt(v_hat) + eps"),
         _hint_variant(w - lr * m_hat / ((np.sqrt(new_v) + eps) / np.sqrt(correct2)),
@@ -741,6 +766,8 @@ def adam_step(fn: Callable) -> str:
         new_w, new_m, new_v = _unpack_tuple(result, ("w", "m", "v"), case)
         expected_w, expected_m, expected_v = _adam_reference(w, g, m, v, t, lr, beta1, beta2, eps)
         case = f"{case}, lr={lr}, eps={eps:g}"
+        _expect_not_reordered((new_w, new_m, new_v), (expected_w, expected_m, expected_v), ("w", "m", "v"),
+                              case)
         tol = {"rtol": 1e-4, "atol": 1e-6} if dtype == np.float32 else {}
         with np.errstate(divide="ignore", invalid="ignore"):  # some wrong variants divide by zero
             m_hints, v_hints = _adam_moment_hints(m, v, g, expected_m, expected_v, t, beta1, beta2)
@@ -805,7 +832,9 @@ def accuracy(fn: Callable) -> str:
         labels = rng.integers(0, 10, n)
         labels[: n // 2] = probs[: n // 2].argmax(axis=1)  # about half right
         case = f"{n} examples" if n > 1 else "a single example"
-        got = _call(fn, probs, labels)
+        axis_hint = ("take the argmax over axis=1 (the classes of each example); axis=0 gives one "
+                     "index per class, not one per example")
+        got = _call_quietly(fn, probs, labels, error_hints={"could not be broadcast": axis_hint})
         if isinstance(got, np.ndarray) and got.ndim > 0:
             raise CheckFailed(f"{case}: expected one number, got an array of shape {got.shape}; "
                               "average the correct/incorrect array (e.g. .mean())")
@@ -819,6 +848,8 @@ def accuracy(fn: Callable) -> str:
                           "of each row (axis=1)"),
             _hint_variant(np.float64(np.sum(probs.argmax(axis=1) == labels)), "that is the number of correct "
                           "predictions; divide by the number of examples"),
+            _hint_variant(np.float64(np.mean(probs.argmax() == labels)), "argmax without axis= searches the "
+                          "whole array and returns one flat index; use axis=1 (the classes of each example)"),
         ]
         _expect_close(got, np.float64(expected), case, hints=hints, check_dtype=False)
     return "37 examples, 10 examples (square probs), a single example"
@@ -851,6 +882,9 @@ def confusion_matrix(fn: Callable) -> str:
             _hint_variant(expected / np.maximum(rows, 1), "those are rates (rows sum to 1); count examples "
                           "instead"),
             _hint_variant(expected / n, "those are fractions of all examples; count examples instead"),
+            _hint_variant((expected > 0).astype(expected.dtype),
+                          "every cell is 0 or 1: with fancy indexing, matrix[labels, pred] += 1 counts "
+                          "repeated index pairs once; use np.add.at or a loop"),
         ]
         _expect_close(got, expected, case, hints=hints, check_dtype=False)
     return "10 and 4 classes, classes that never occur, a single example; matches sklearn.metrics"
@@ -877,22 +911,31 @@ def top_confident_mistakes(fn: Callable) -> str:
         got = _call(fn, probs, labels, k)
         if isinstance(got, list | tuple):
             got = np.asarray(got, dtype=int)
+        mistakes = np.flatnonzero(predicted != labels)
+        positions = np.argsort(-probs[mistakes].max(axis=1), kind="stable")[:k]
+        if (isinstance(got, np.ndarray) and got.shape == positions.shape and got.size
+                and np.array_equal(got, positions) and not np.array_equal(got, expected)):
+            raise CheckFailed(f"{case}: these are positions in your list of mistakes, not test indices; "
+                              "index that list with them (e.g. wrong[order]) to get the examples' indices")
         if isinstance(got, np.ndarray) and got.ndim == 1 and got.size:
             correct = [int(i) for i in got if 0 <= i < n and predicted[i] == labels[i]]
             if correct:
                 raise CheckFailed(f"{case}: example {correct[0]} is classified correctly; keep only the "
                                   "mistakes (argmax of probs != label)")
-        mistakes = np.flatnonzero(predicted != labels)
         if isinstance(got, np.ndarray) and got.shape != expected.shape and len(mistakes) < k:
             raise CheckFailed(f"{case}: there are only {len(mistakes)} mistakes; return all of them "
                               f"(an array of {len(mistakes)} indices), not {k}")
-        by_truth = mistakes[np.argsort(probs[mistakes, labels[mistakes]], kind="stable")][:k]
+        truth_probability = probs[mistakes, labels[mistakes]]
+        by_truth = mistakes[np.argsort(truth_probability, kind="stable")][:k]
+        by_truth_descending = mistakes[np.argsort(-truth_probability, kind="stable")][:k]
         hints = [
             _hint_variant(expected[::-1], "the order is reversed: most confident first"),
             _hint_variant(mistakes[np.argsort(probs[mistakes].max(axis=1), kind="stable")][:k],
                           "that is the least confident mistakes: sort by confidence, descending"),
             _hint_variant(by_truth, "you ranked by the probability of the true label; rank by the network's "
                           "confidence, the probability of its predicted class (the row's max)"),
+            _hint_variant(by_truth_descending, "you used the probability of the true label as the "
+                          "confidence; confidence = the probability of the predicted class (the row's max)"),
         ]
         _expect_close(got, expected, case, hints=hints, check_dtype=False, rtol=0, atol=0)
     return "several mistakes, fewer mistakes than k, no mistakes; matches nnlib.plots.most_confident_mistakes"

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter, LogFormatter
+from matplotlib.ticker import FormatStrFormatter, LogFormatter, LogLocator, MaxNLocator
 
 from nnlib.train import History
 
@@ -40,14 +40,26 @@ def _accuracy_limits(ax: plt.Axes, histories: Mapping[str, History]) -> None:
         after_first = [acc for h in histories.values() for acc in h.train_acc]
     bottom = max(min(after_first, default=0.9) * 100 - 0.5, 0)
     ax.set_ylim(bottom, 100.2)
-    below = [(index, h.train_acc[0] * 100) for index, h in enumerate(histories.values())
+    below = [(index, name, h.train_acc[0] * 100) for index, (name, h) in enumerate(histories.items())
              if len(h.train_acc) > 1 and h.train_acc[0] * 100 < bottom]
-    for index, _ in below:
+    for index, _, _ in below:
         ax.plot(1, bottom, marker="v", markersize=8, color=f"C{index}", clip_on=False, zorder=5)
     if below:
-        values = ", ".join(dict.fromkeys(f"{value:.0f}%" for _, value in below))  # each value once
-        ax.text(0.06, 0.03, f"▼ epoch 1, training: {values}", transform=ax.transAxes,
-                fontsize=8, color="0.3")
+        # Below the x-axis label, where it cannot run into the curves or the legend.
+        ax.annotate(f"▼ epoch 1, training: {_first_epoch_values(below, len(histories))}",
+                    xy=(0, 0), xycoords="axes fraction", xytext=(0, -34), textcoords="offset points",
+                    va="top", fontsize=8, color="0.3")
+
+
+def _first_epoch_values(below: Sequence[tuple[int, str, float]], runs: int) -> str:
+    """'SGD 88%; Adam 91%' for the runs whose first-epoch accuracy is off the axis, or just '87%'
+    for a single run, or '79% (every run)' when all of them round to the same value."""
+    values = [f"{value:.0f}%" for _, _, value in below]
+    if runs == 1:
+        return values[0]
+    if len(below) == runs and len(set(values)) == 1:
+        return f"{values[0]} (every run)"
+    return "; ".join(f"{name} {value}" for (_, name, _), value in zip(below, values, strict=True))
 
 
 def learning_curves(histories: Mapping[str, History], title: str = "Learning curves") -> Figure:
@@ -71,6 +83,7 @@ def learning_curves(histories: Mapping[str, History], title: str = "Learning cur
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     _accuracy_limits(ax_acc, histories)
     for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs, also for short runs
         ax.grid(alpha=0.3, which="both" if ax is ax_loss else "major")
         ax.legend(fontsize=8)
     fig.suptitle(title)
@@ -302,6 +315,14 @@ def predicted_probabilities(
 # --- lessons 06 and 07: optimizers and results ---------------------------------
 
 
+DIVERGED_STEPS_SHOWN = 15  # a diverging path is drawn only this far: later it would hide the rest
+
+
+def _color_of(name: str, index: int, colors: Mapping[str, str] | None) -> str:
+    """The colour given for `name`, else the `index`-th colour of matplotlib's cycle."""
+    return (colors or {}).get(name, f"C{index}")
+
+
 def optimizer_paths(
     loss_fn: Callable[[np.ndarray], np.ndarray],
     paths: Mapping[str, np.ndarray],
@@ -309,12 +330,17 @@ def optimizer_paths(
     ylim: tuple[float, float] = (-2.5, 2.5),
     minimum: tuple[float, float] | None = (0.0, 0.0),
     title: str = "Optimizer paths on a 2-D loss surface",
+    colors: Mapping[str, str] | None = None,
+    average_last: int = 1,
 ) -> Figure:
-    """Left: the paths `(steps + 1, 2)` over the contours of `loss_fn`; right: loss per step.
+    """Left: the paths `(steps + 1, 2)` over the contours of `loss_fn`, each end marked by a
+    large dot; right: loss per step.
 
-    `loss_fn` maps points `(..., 2)` to losses `(...)`. A path that leaves the
-    window is clipped by the axes; one whose loss ends above where it started is
-    labelled "diverged".
+    `loss_fn` maps points `(..., 2)` to losses `(...)`. A path whose loss ends above where it
+    started is labelled "diverged" and drawn thin, and only for its first steps, so it does not
+    hide the others. `colors` maps path names to colours (default: matplotlib's cycle). The
+    legend gives each path's final loss, or with `average_last` > 1 the mean loss of its last
+    `average_last` points (steadier when the gradients are noisy).
     """
     fig, (ax_map, ax_loss) = plt.subplots(
         1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.6, 1]}
@@ -333,7 +359,7 @@ def optimizer_paths(
         path = np.asarray(path, dtype=float)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverged path overflows
             losses = loss_fn(path)
-        color = f"C{index}"
+        color = _color_of(name, index, colors)
         diverged = not np.isfinite(losses[-1]) or losses[-1] > losses[0]
         # Cut a diverging path where it overflows: inf/NaN would break the log axis and the layout.
         keep = np.isfinite(losses) & (losses < 1e30) & np.isfinite(path).all(axis=1)
@@ -341,19 +367,34 @@ def optimizer_paths(
             stop = max(int(np.argmin(keep)), 1)
             path, losses = path[:stop], losses[:stop]
         losses = np.maximum(losses, 1e-30)  # a path that lands exactly on the minimum
-        final = "diverged" if diverged else f"final loss {losses[-1]:.2g}"
-        ax_map.plot(path[:, 0], path[:, 1], "o-", color=color, markersize=3, linewidth=1.4)
+        if diverged:
+            final = "diverged"
+            shown = path[: DIVERGED_STEPS_SHOWN + 1]
+            ax_map.plot(shown[:, 0], shown[:, 1], "o-", color=color, markersize=2, linewidth=0.8, alpha=0.5)
+        else:
+            last = min(average_last, len(losses))
+            final = (f"final loss {losses[-1]:.2g}" if last == 1
+                     else f"mean loss, last {last} steps: {np.mean(losses[-last:]):.2g}")
+            ax_map.plot(path[:, 0], path[:, 1], "o-", color=color, markersize=3, linewidth=1.4, alpha=0.85)
         ax_loss.plot(np.arange(len(losses)), losses, "-", color=color, linewidth=1.8,
                      label=f"{name} ({final})")
+    for index, (name, path) in enumerate(paths.items()):  # the ends on top of every path and the star
+        end = np.asarray(path, dtype=float)[-1]
+        if np.isfinite(end).all():
+            ax_map.plot(*end, "o", color=_color_of(name, index, colors), markeredgecolor="black",
+                        markersize=8, zorder=8)
     if paths:
         start = np.asarray(next(iter(paths.values())), dtype=float)[0]
-        ax_map.plot(*start, "ks", markersize=7, label="start")
+        ax_map.plot(*start, "ks", markersize=7, label="start", zorder=7)
+        ax_map.plot([], [], "o", color="white", markeredgecolor="black", markersize=8, label="end of a path")
     if minimum is not None:
-        ax_map.plot(*minimum, "*", color="gold", markeredgecolor="black", markersize=14, label="minimum")
+        ax_map.plot(*minimum, "*", color="gold", markeredgecolor="black", markersize=14, label="minimum",
+                    zorder=7)
     ax_map.set(xlim=xlim, ylim=ylim, xlabel="$w_1$", ylabel="$w_2$", title="Paths over the loss contours")
     ax_map.set_aspect("equal")
     ax_map.legend(fontsize=8, loc="lower right")
-    ax_loss.set(xlabel="step", ylabel="loss $L(w)$", yscale="log", title="Loss per step (same colours)")
+    ax_loss.set(xlabel="step", ylabel="loss $L(w)$ (log scale)", yscale="log",
+                title="Loss per step (same colours)")
     ax_loss.grid(alpha=0.3)
     ax_loss.legend(fontsize=8.5)
     fig.suptitle(title)
@@ -365,12 +406,14 @@ def lr_schedules(
     schedules: Mapping[str, Callable[[int], float]],
     total_steps: int,
     title: str = "Learning-rate schedules",
+    colors: Mapping[str, str] | None = None,
 ) -> Figure:
     """The learning rate `schedule(step)` for steps `0 .. total_steps`, one line per schedule."""
     fig, ax = plt.subplots(figsize=(8, 3.8))
     steps = np.arange(total_steps + 1)
     for index, (name, schedule) in enumerate(schedules.items()):
-        ax.plot(steps, [schedule(int(s)) for s in steps], color=f"C{index}", linewidth=2, label=name)
+        ax.plot(steps, [schedule(int(s)) for s in steps], color=_color_of(name, index, colors), linewidth=2,
+                label=name)
     ax.set(xlabel="step (one mini-batch each)", ylabel="learning rate", title=title)
     ax.set_xlim(0, total_steps)
     ax.set_ylim(0, 1.1 * max((schedule(0) for schedule in schedules.values()), default=1.0))
@@ -380,23 +423,51 @@ def lr_schedules(
     return _detached(fig)
 
 
-def optimizer_race(histories: Mapping[str, History], title: str = "Optimizers on MNIST") -> Figure:
-    """Per epoch: the training loss each optimizer reached (what it minimises; log scale) and
-    the validation accuracy (what we care about). One line per run."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
+def _decimal_log_ticks(ax: plt.Axes) -> None:
+    """Decimal tick labels (0.15, 0.2, 0.3) on a log y axis. An axis that spans less than a decade
+    gets extra ticks at 1.2 and 1.5 times each power of ten, so that its lower part is labelled
+    too (between 0.1 and 0.2 there is otherwise no tick at all)."""
+    low, high = ax.get_ylim()
+    if high / low >= 10:
+        _decimal_log_labels(ax)
+        return
+    ax.yaxis.set_minor_locator(LogLocator(subs=(1.2, 1.5, 2, 3, 4, 5, 6, 7, 8, 9)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%.2g"))  # 0.2, not 2x10^-1
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
+
+
+def optimizer_race(
+    histories: Mapping[str, History],
+    title: str = "Optimizers on MNIST",
+    colors: Mapping[str, str] | None = None,
+    right: str = "accuracy",
+) -> Figure:
+    """Per epoch: left, the training loss each optimizer reached (what it minimises; log scale);
+    right, the validation accuracy (what we care about), or with `right="loss"` the validation
+    loss (log scale). One line per run; `colors` maps run names to colours."""
+    if right not in ("accuracy", "loss"):
+        raise ValueError(f"right must be 'accuracy' or 'loss', got {right!r}")
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(12, 4.2))
     for index, (name, history) in enumerate(histories.items()):
         epochs = np.arange(1, history.epochs + 1)
-        style = {"color": f"C{index}", "marker": "o", "markersize": 4, "linewidth": 1.8, "label": name}
+        style = {"color": _color_of(name, index, colors), "marker": "o", "markersize": 4, "linewidth": 1.8,
+                 "label": name}
         ax_loss.plot(epochs, history.train_loss, **style)
-        if history.val_acc:
-            ax_acc.plot(epochs, np.array(history.val_acc) * 100, **style)
+        if right == "accuracy" and history.val_acc:
+            ax_val.plot(epochs, np.array(history.val_acc) * 100, **style)
+        elif right == "loss" and history.val_loss:
+            ax_val.plot(epochs, history.val_loss, **style)
     longest = max((h.epochs for h in histories.values()), default=1)
-    ax_loss.set(xlabel="epoch", ylabel="training loss (mean over the epoch)", yscale="log",
+    ax_loss.set(xlabel="epoch", ylabel="training loss (mean over the epoch, log scale)", yscale="log",
                 title="Training loss: how fast each optimizer goes downhill")
-    ax_acc.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
-    ax_loss.yaxis.set_major_formatter(FormatStrFormatter("%.2g"))  # 0.2, not 2x10^-1
-    ax_loss.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
-    for ax in (ax_loss, ax_acc):
+    _decimal_log_ticks(ax_loss)
+    if right == "accuracy":
+        ax_val.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
+    else:
+        ax_val.set(xlabel="epoch", ylabel="validation loss (log scale)", yscale="log",
+                   title="Validation loss")
+        _decimal_log_ticks(ax_val)
+    for ax in (ax_loss, ax_val):
         ax.set_xticks(np.arange(1, longest + 1))
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=9)
@@ -473,11 +544,16 @@ def confident_mistakes(
     for ax, index in zip(axes.flat, indices, strict=False):  # more axes than images
         predicted = int(np.argmax(probs[index]))
         ax.imshow(_as_square_images(images[index : index + 1])[0], cmap=DIGIT_CMAP)
-        ax.set_title(f"true {labels[index]}, pred {predicted}\n{probs[index, predicted]:.1%} sure",
+        ax.set_title(f"true {labels[index]}, pred {predicted}\n{_percent_sure(probs[index, predicted])}",
                      fontsize=8.5, color="firebrick")
     fig.suptitle(title)
     fig.tight_layout()
     return _detached(fig)
+
+
+def _percent_sure(probability: float) -> str:
+    """'87.3% sure'; above 99.95% '>99.9% sure' (rounding would print a misleading 100.0%)."""
+    return ">99.9% sure" if probability > 0.9995 else f"{probability:.1%} sure"
 
 
 def digit_probabilities(

@@ -157,8 +157,21 @@ def momentum_float64(w, g, v, lr, momentum):
     return (w - lr * v).astype(np.float64), v.astype(np.float64)
 
 
+def momentum_swapped(w, g, v, lr, momentum):
+    new_w, new_v = sgd_momentum_step(w, g, v, lr, momentum)
+    return new_v, new_w
+
+
+def momentum_in_place(w, g, v, lr, momentum):
+    v *= momentum
+    v += g
+    return w - lr * v, v
+
+
 MOMENTUM_MISTAKES = [
     (momentum_lr_inside, "another textbook form"),
+    (momentum_swapped, r"order of the returned pair: return \(w, v\)"),
+    (momentum_in_place, "changed its input `v` in place.*may still need the original"),
     (momentum_keeps_v, "v came back unchanged"),
     (momentum_sign, "w moved uphill"),
     (momentum_old_velocity, "update v first"),
@@ -197,6 +210,8 @@ ADAM_MISTAKES = [
     (adam_variant(correct=False), "no bias correction"),
     (adam_variant(correct_v=False), "only m is bias-corrected"),
     (adam_variant(t_shift=-1), "t - 1"),
+    (adam_variant(t_shift=1), "t \\+ 1: t is 1 on the first step"),
+    (lambda *args: tuple(reversed(adam_step(*args))), r"order of the returned values: return \(w, m, v\)"),
     (adam_variant(eps_inside=True), "eps is inside the square root"),
     (adam_variant(return_hat=True), "bias-corrected m_hat"),
     (adam_variant(sign=-1.0), "w moved uphill"),
@@ -232,7 +247,8 @@ ACCURACY_MISTAKES = [
     (lambda probs, labels: np.mean(probs.argmax(axis=1) != labels), "error rate"),
     (lambda probs, labels: np.sum(probs.argmax(axis=1) == labels), "number of correct"),
     (lambda probs, labels: probs.argmax(axis=1) == labels, "expected one number"),
-    (lambda probs, labels: np.mean(probs.argmax(axis=0) == labels), "raised ValueError"),
+    (lambda probs, labels: np.mean(probs.argmax(axis=0) == labels), "raised ValueError.*axis=1"),
+    (lambda probs, labels: np.mean(probs.argmax() == labels), "argmax without axis= searches the whole"),
 ]
 
 
@@ -254,6 +270,12 @@ def test_accuracy_axis_0_on_square_probs():
         checks.accuracy(axis0)
 
 
+def confusion_fancy_index(pred, labels, classes):
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    matrix[labels, pred] += 1  # a repeated (label, pred) pair is counted once
+    return matrix
+
+
 CONFUSION_MISTAKES = [
     (lambda p, y, c: confusion_matrix(p, y, c).T, "rows and columns are swapped"),
     (lambda p, y, c: confusion_matrix(p, y, c) / np.maximum(confusion_matrix(p, y, c).sum(1)[:, None], 1),
@@ -261,6 +283,7 @@ CONFUSION_MISTAKES = [
     (lambda p, y, c: confusion_matrix(p, y, c) / len(y), "fractions of all examples"),
     (lambda p, y, c: confusion_matrix(p, y, max(y.max(), p.max()) + 1), "size the matrix by `classes`"),
     (lambda p, y, c: None, "returned None"),
+    (confusion_fancy_index, "repeated index pairs once.*np.add.at"),
 ]
 
 
@@ -286,6 +309,18 @@ def mistakes_by_true_label(probs, labels, k):
     return wrong[np.argsort(probs[wrong, labels[wrong]], kind="stable")][:k]
 
 
+def mistakes_positions_not_indices(probs, labels, k):
+    pred = probs.argmax(axis=1)
+    wrong = np.flatnonzero(pred != labels)
+    return np.argsort(-probs[wrong].max(axis=1), kind="stable")[:k]
+
+
+def mistakes_confidence_of_true_label(probs, labels, k):
+    pred = probs.argmax(axis=1)
+    wrong = np.flatnonzero(pred != labels)
+    return wrong[np.argsort(-probs[wrong, labels[wrong]], kind="stable")][:k]
+
+
 def mistakes_padded_to_k(probs, labels, k):
     found = top_confident_mistakes(probs, labels, k)
     return np.concatenate([found, np.full(k - len(found), -1)]).astype(int)
@@ -296,6 +331,8 @@ CONFIDENT_MISTAKES = [
     (mistakes_ascending, "least confident"),
     (mistakes_by_true_label, "probability of the true label"),
     (mistakes_padded_to_k, "only 3 mistakes"),
+    (mistakes_positions_not_indices, "positions in your list of mistakes, not test indices"),
+    (mistakes_confidence_of_true_label, "confidence = the probability of the predicted class"),
 ]
 
 
