@@ -60,11 +60,15 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet torch==2.13.0 || echo "Could not install torch==2.13.0: benchmarking nnlib alone"
 	$(PY) -m nnlib bench $(BENCH_ARGS)
 
-# The real-browser test needs Debian's chromium; install it when missing (root or sudo).
+# The real-browser test needs Debian's chromium (and an emoji font, so the checkers' ✅ ⏳ ❌
+# show in screenshots as a learner sees them); install them when missing (root or sudo).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BROWSER_PACKAGES := chromium fonts-noto-color-emoji
 test-browser: $(STAMP)
-	@[ -x /usr/bin/chromium ] || { echo "Installing chromium for the browser test"; \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium > /dev/null 2>&1 || \
-	  { $(SUDO) apt-get update -q > /dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium > /dev/null 2>&1; } || \
-	  echo "Could not install chromium: the browser test will be skipped"; }
+	@{ [ -x /usr/bin/chromium ] && dpkg -s fonts-noto-color-emoji > /dev/null 2>&1; } || { \
+	  echo "Installing $(BROWSER_PACKAGES) for the browser test"; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(BROWSER_PACKAGES) > /dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q > /dev/null 2>&1 && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(BROWSER_PACKAGES) > /dev/null 2>&1; } || \
+	  echo "Could not install $(BROWSER_PACKAGES): without chromium the browser test is skipped"; }
 	$(PY) -m pytest -m browser tests/browser -v -rs

@@ -166,7 +166,8 @@ def test_run_all_in_jupyterlab(lab, browser, relative):
         if expect_progress:
             assert saw_progress, "no progress bar appeared while training ran"
 
-        notebook.locator(".jp-Notebook").first.press("Control+Home")
+        notebook.locator(".jp-WindowedPanel-outer").first.evaluate("panel => panel.scrollTo(0, 0)")
+        time.sleep(0.3)
         page.screenshot(path=f"{prefix}-top.png")
     finally:
         page.close()
