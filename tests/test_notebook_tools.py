@@ -72,3 +72,20 @@ def test_strict_mode_fails_unanswered_exercises(monkeypatch, capsys):
     monkeypatch.setenv(checks.STRICT_VARIABLE, "1")
     with pytest.raises(checks.CheckFailed, match="demo: not implemented"):
         demo(unanswered)
+
+
+def test_stored_lessons_are_clean():
+    """What GitHub shows: no widget state, no widget views, no machine paths, no errors."""
+    from pathlib import Path
+
+    lessons = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+    assert lessons
+    for path in lessons:
+        nb = nbformat.read(path, as_version=4)
+        assert "widgets" not in nb.metadata, path.name
+        assert not machine_paths(nb), (path.name, machine_paths(nb)[:2])
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                assert output.output_type != "error", (path.name, output.get("ename"))
+                assert WIDGET_VIEW not in output.get("data", {}), path.name
+                assert output.get("name") != "stderr", (path.name, output.get("text", "")[:200])
