@@ -7,6 +7,7 @@ import pytest
 
 from nnlib import checks
 from nnlib.checks import CheckFailed
+from nnlib.checks.core import _argument_name
 from nnlib.data import one_hot as nn_one_hot
 from nnlib.data import scale_images as nn_scale_images
 from nnlib.layers import ReLU
@@ -218,4 +219,4 @@ def test_returning_an_unchanged_input_is_fine(capsys):
 
 
 def test_builtins_without_a_signature_still_get_a_readable_message():
-    assert checks._argument_name(np.abs, 0) in ("`x`", "(argument 1)")
+    assert _argument_name(np.abs, 0) in ("`x`", "(argument 1)")

@@ -1,0 +1,219 @@
+"""The checkers' machinery: calling the learner's function safely, comparing, reporting.
+
+A checker calls the learner's function on seeded inputs (several shapes and
+edge cases), compares with nnlib's own implementation and prints one line:
+
+    ✅ softmax: passed 4 tests (shapes, large logits, ...)
+    ⏳ softmax: not implemented yet (the cell above still raises NotImplementedError)
+
+or stops the notebook with one red line (no traceback wall) saying what is
+wrong: None returned, wrong shape or dtype, which entries differ and by how
+much, and a likely cause when one is recognisable. It never shows the
+whole solution; it names the mistake. It also notices a function that
+changes its input arrays in place.
+
+Adding a checker: write a function `name(fn)` decorated with `@checker("name")`
+that calls `_call(fn, ...)` on each case and `_expect_close(...)` on the result.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+# Set to 1 when grading (e.g. nbgrader autograde): a not-implemented exercise then fails its check.
+STRICT_VARIABLE = "NNLIB_STRICT_CHECKS"
+
+Hint = Callable[[np.ndarray, np.ndarray], str | None]
+
+
+class CheckFailed(AssertionError):
+    """A learner's function gave a wrong answer. IPython shows only the message."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython hook: replaces the traceback
+        return [f"\x1b[31m❌ {self}\x1b[0m"]
+
+
+class _NotImplementedYet(Exception):
+    pass
+
+
+def checker(name: str) -> Callable[[Callable[..., str]], Callable[..., None]]:
+    """Turn `check(fn) -> description of what passed` into a checker that prints one line."""
+
+    def wrap(check: Callable[..., str]) -> Callable[..., None]:
+        @functools.wraps(check)
+        def run(fn: Callable, *args: Any, **kwargs: Any) -> None:
+            if not callable(fn):
+                raise CheckFailed(f"{name}: expected your function, got {type(fn).__name__}")
+            try:
+                passed = check(fn, *args, **kwargs)
+            except _NotImplementedYet:
+                if os.environ.get(STRICT_VARIABLE) == "1":  # grading: unanswered counts as failed
+                    raise CheckFailed(f"{name}: not implemented") from None
+                print(f"⏳ {name}: not implemented yet (the cell above still raises NotImplementedError); "
+                      "fill it in, then run this check again")
+                return
+            except CheckFailed as err:
+                raise CheckFailed(f"{name}: {err}") from None
+            print(f"✅ {name}: passed ({passed})")
+
+        return run
+
+    return wrap
+
+
+def _call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Call the learner's function on copies of the arguments (so it cannot spoil them),
+    and fail if it changed one of those array copies in place."""
+    copied = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    try:
+        result = fn(*copied, **kwargs)
+    except NotImplementedError:
+        raise _NotImplementedYet from None
+    except Exception as err:  # the learner's code failed: say how, in one line
+        raise CheckFailed(f"your function raised {type(err).__name__}: {err}") from None
+    _expect_inputs_unchanged(fn, args, copied)
+    return result
+
+
+def _expect_inputs_unchanged(fn: Callable, originals: Sequence[Any], passed: Sequence[Any]) -> None:
+    """Fail if `fn` changed an array argument in place (e.g. `x[x < 0] = 0`, `z -= z.max()`):
+    the caller's array would change too, and later steps need the original (a layer's backward
+    pass reads the input its forward pass saw)."""
+    for position, (original, seen) in enumerate(zip(originals, passed, strict=True)):
+        if not isinstance(original, np.ndarray):
+            continue
+        nan_equal = original.dtype.kind in "fc"  # NaN == NaN only makes sense for floats
+        if seen.shape == original.shape and np.array_equal(seen, original, equal_nan=nan_equal):
+            continue
+        raise CheckFailed(
+            f"your function changed its input {_argument_name(fn, position)} in place; leave the inputs "
+            "as they are and return new arrays instead (e.g. y = x - m rather than x -= m): the caller "
+            "may still need the original"
+        )
+
+
+def _argument_name(fn: Callable, position: int) -> str:
+    """The name of `fn`'s parameter number `position` (`x`, `z`, ...), or 'argument 2'."""
+    try:
+        names = [p.name for p in inspect.signature(fn).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):  # builtins such as np.abs have no readable signature
+        names = []
+    return f"`{names[position]}`" if position < len(names) else f"(argument {position + 1})"
+
+
+def _expect_close(
+    got: Any,
+    expected: np.ndarray,
+    case: str,
+    hints: Sequence[Hint] = (),
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+    check_dtype: bool = True,
+) -> None:
+    """Raise `CheckFailed` with a precise message unless `got` matches `expected`."""
+    if got is None:
+        raise CheckFailed(f"{case}: your function returned None; did you forget `return`?")
+    if np.isscalar(expected) or np.ndim(expected) == 0:
+        expected = np.asarray(expected)
+    if not isinstance(got, np.ndarray | np.generic | float | int):
+        raise CheckFailed(f"{case}: expected a NumPy array, got {type(got).__name__}")
+    got = np.asarray(got)
+    if got.shape != expected.shape:
+        raise CheckFailed(f"{case}: expected shape {expected.shape}, got {got.shape}")
+    if check_dtype and expected.dtype.kind == "f" and got.dtype != expected.dtype:
+        raise CheckFailed(
+            f"{case}: expected dtype {expected.dtype}, got {got.dtype} "
+            "(a float64 constant or np.zeros without dtype= can upcast float32 arrays)"
+        )
+    if got.dtype.kind == "f" and not np.isfinite(got).all() and np.isfinite(expected).all():
+        bad = int(np.count_nonzero(~np.isfinite(got)))
+        raise CheckFailed(
+            f"{case}: {bad} entries are NaN or infinite (overflow in exp? subtract the max first)"
+        )
+    if np.allclose(got, expected, rtol=rtol, atol=atol):
+        return
+    for hint in hints:
+        message = hint(got, expected)
+        if message:
+            raise CheckFailed(f"{case}: {message}")
+    wrong = ~np.isclose(got, expected, rtol=rtol, atol=atol)
+    first = tuple(int(i) for i in np.argwhere(wrong)[0]) if got.ndim else ()
+    raise CheckFailed(
+        f"{case}: {int(wrong.sum())} of {wrong.size} entries differ "
+        f"(largest difference {float(np.max(np.abs(got - expected))):.3g}); "
+        f"first at index {first}: got {got[first]:.6g}, expected {expected[first]:.6g}"
+    )
+
+
+def hint_scaled(factor: float, cause: str) -> Hint:
+    """A hint that fires when `got == factor * expected` (e.g. a missing 1/N)."""
+
+    def hint(got: np.ndarray, expected: np.ndarray) -> str | None:
+        if np.allclose(got, factor * expected, rtol=1e-4, atol=1e-7) and not np.allclose(expected, 0):
+            return f"your result is {factor:g} times the expected one: {cause}"
+        return None
+
+    return hint
+
+
+def _cases(seed: int = 0) -> np.random.Generator:
+    """The generator every checker draws its inputs from: the same cases every run."""
+    return np.random.default_rng(seed)
+
+
+def _hint_matches(alternative: Callable[[], np.ndarray], message: str) -> Hint:
+    """A hint that fires when the learner's result equals a known wrong `alternative()`."""
+
+    def hint(got: np.ndarray, expected: np.ndarray) -> str | None:
+        try:
+            with np.errstate(all="ignore"):
+                wrong = np.asarray(alternative())
+        except ValueError:  # the wrong answer cannot even be formed for these shapes
+            return None
+        if wrong.shape == got.shape and np.allclose(got, wrong, rtol=1e-4, atol=1e-6):
+            return message
+        return None
+
+    return hint
+
+
+def _as_result(got: Any, case: str) -> np.ndarray:
+    """The learner's result as an array, or a clear `CheckFailed` (None, a list, ...)."""
+    if got is None:
+        raise CheckFailed(f"{case}: your function returned None; did you forget `return`?")
+    if not isinstance(got, np.ndarray | np.generic | float | int):
+        raise CheckFailed(f"{case}: expected a NumPy array, got {type(got).__name__}")
+    return np.asarray(got)
+
+
+def _call_quietly(fn: Callable, *args: Any, error_hints: dict[str, str] | None = None) -> Any:
+    """`_call` with NumPy's overflow warnings silenced (the checker reports NaN and inf itself)
+    and a hint added when the learner's own error message contains a known phrase."""
+    with np.errstate(all="ignore"):
+        try:
+            return _call(fn, *args)
+        except CheckFailed as err:
+            for phrase, hint in (error_hints or {}).items():
+                if phrase in str(err):
+                    raise CheckFailed(f"{str(err).rstrip()}. Hint: {hint}") from None
+            raise
+
+
+def _expect_parts(got: Any, count: int, names: str, case: str) -> tuple:
+    """The learner's tuple result, or a clear `CheckFailed` (None, wrong length, ...)."""
+    if got is None:
+        raise CheckFailed(f"{case}: your function returned None; did you forget `return {names}`?")
+    if not isinstance(got, tuple | list) or len(got) != count:
+        what = type(got).__name__
+        if isinstance(got, tuple | list):
+            what = f"a {what} of {len(got)}"
+        raise CheckFailed(f"{case}: expected a tuple of {count} arrays {names}, got {what}")
+    return tuple(got)
