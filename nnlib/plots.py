@@ -6,6 +6,8 @@ is shown automatically.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -60,6 +62,27 @@ def _first_epoch_values(below: Sequence[tuple[int, str, float]], runs: int) -> s
     if len(below) == runs and len(set(values)) == 1:
         return f"{values[0]} (every run)"
     return "; ".join(f"{name} {value}" for (_, name, _), value in zip(below, values, strict=True))
+
+
+def one_at_a_time(draw: Callable[..., Figure | None]) -> Callable[..., None]:
+    """Wrap a figure-drawing function for `ipywidgets.interact`: draw and show one figure at a time.
+
+    A slider moved quickly sends several changes at once, and ipykernel may handle them
+    concurrently; matplotlib (its mathtext parser in particular) is not thread-safe, so two
+    figures drawn at the same moment can fail. The wrapper draws and displays under a lock.
+    """
+    lock = threading.RLock()
+
+    @functools.wraps(draw)
+    def run(*args, **kwargs) -> None:
+        from IPython.display import display
+
+        with lock:
+            figure = draw(*args, **kwargs)
+            if figure is not None:
+                display(figure)
+
+    return run
 
 
 def learning_curves(histories: Mapping[str, History], title: str = "Learning curves") -> Figure:
@@ -390,10 +413,12 @@ def optimizer_paths(
     if minimum is not None:
         ax_map.plot(*minimum, "*", color="gold", markeredgecolor="black", markersize=14, label="minimum",
                     zorder=7)
-    ax_map.set(xlim=xlim, ylim=ylim, xlabel="$w_1$", ylabel="$w_2$", title="Paths over the loss contours")
+    # Plain Unicode, not mathtext: matplotlib's mathtext parser is not thread-safe, and a slider
+    # dragged quickly can have the kernel draw two of these figures at once.
+    ax_map.set(xlim=xlim, ylim=ylim, xlabel="w₁", ylabel="w₂", title="Paths over the loss contours")
     ax_map.set_aspect("equal")
     ax_map.legend(fontsize=8, loc="lower right")
-    ax_loss.set(xlabel="step", ylabel="loss $L(w)$ (log scale)", yscale="log",
+    ax_loss.set(xlabel="step", ylabel="loss L(w) (log scale)", yscale="log",
                 title="Loss per step (same colours)")
     ax_loss.grid(alpha=0.3)
     ax_loss.legend(fontsize=8.5)
