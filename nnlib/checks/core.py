@@ -1,19 +1,9 @@
-"""The checkers' machinery: calling the learner's function safely, comparing, reporting.
+"""The checkers' machinery (what each line a checker prints means: see `nnlib.checks`).
 
-A checker calls the learner's function on seeded inputs (several shapes and
-edge cases), compares with nnlib's own implementation and prints one line:
-
-    ✅ softmax: passed 4 tests (shapes, large logits, ...)
-    ⏳ softmax: not implemented yet (the cell above still raises NotImplementedError)
-
-or stops the notebook with one red line (no traceback wall) saying what is
-wrong: None returned, wrong shape or dtype, which entries differ and by how
-much, and a likely cause when one is recognisable. It never shows the
-whole solution; it names the mistake. It also notices a function that
-changes its input arrays in place.
-
-Adding a checker: write a function `name(fn)` decorated with `@checker("name")`
-that calls `_call(fn, ...)` on each case and `_expect_close(...)` on the result.
+`checker` turns a check into one printed line (✅ passed, ⏳ not implemented yet) or one
+red line (`CheckFailed`, no traceback); `_call` runs the learner's function on copies of
+its inputs and notices in-place changes; `_expect_close` compares a result with nnlib's
+and explains the difference, with `Hint`s for recognisable mistakes.
 """
 
 from __future__ import annotations
