@@ -10,11 +10,19 @@ import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
-import matplotlib.pyplot as plt
+import matplotlib
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter, LogFormatter, LogLocator, MaxNLocator
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import (
+    FormatStrFormatter,
+    LogFormatter,
+    LogFormatterSciNotation,
+    LogLocator,
+    MaxNLocator,
+)
 
 from nnlib.train import History
 
@@ -27,12 +35,12 @@ class _DecimalLogFormatter(LogFormatter):
         return f"{x:.2g}"
 
 
-def _decimal_log_labels(ax: plt.Axes) -> None:
+def _decimal_log_labels(ax: Axes) -> None:
     ax.yaxis.set_major_formatter(_DecimalLogFormatter())
     ax.yaxis.set_minor_formatter(_DecimalLogFormatter(labelOnlyBase=False))
 
 
-def _accuracy_limits(ax: plt.Axes, histories: Mapping[str, History]) -> None:
+def _accuracy_limits(ax: Axes, histories: Mapping[str, History]) -> None:
     """Accuracy y-limits that fit every plotted point from epoch 2 on. The first epoch's training
     accuracy (the mean over an epoch that starts from random weights) can be far lower; rather
     than squash the other curves, such a point is marked by a triangle on the bottom edge and
@@ -67,9 +75,10 @@ def _first_epoch_values(below: Sequence[tuple[int, str, float]], runs: int) -> s
 def one_at_a_time(draw: Callable[..., Figure | None]) -> Callable[..., None]:
     """Wrap a figure-drawing function for `ipywidgets.interact`: draw and show one figure at a time.
 
-    A slider moved quickly sends several changes at once, and ipykernel may handle them
-    concurrently; matplotlib (its mathtext parser in particular) is not thread-safe, so two
-    figures drawn at the same moment can fail. The wrapper draws and displays under a lock.
+    JupyterLab sends widget messages to a kernel subshell, so a callback runs in a thread of
+    its own, alongside the cell that runs in the main thread. matplotlib is not thread-safe:
+    the lock keeps this widget's figures one at a time, and nnlib's figures avoid mathtext,
+    the part that fails when two threads draw at once (see `_PowerOfTenFormatter`).
     """
     lock = threading.RLock()
 
@@ -91,7 +100,7 @@ def learning_curves(histories: Mapping[str, History], title: str = "Learning cur
     The loss axis is logarithmic (with decimal labels). The accuracy axis fits every point from
     epoch 2 on; a first-epoch training accuracy below it is marked by a triangle, with its value.
     """
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_loss, ax_acc) = _subplots(1, 2, figsize=(11, 4))
     for index, (name, history) in enumerate(histories.items()):
         color = f"C{index}"
         epochs = np.arange(1, history.epochs + 1)
@@ -110,8 +119,7 @@ def learning_curves(histories: Mapping[str, History], title: str = "Learning cur
         ax.grid(alpha=0.3, which="both" if ax is ax_loss else "major")
         ax.legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
 # --- lessons 00-02: the data and the forward pass ---
@@ -132,19 +140,52 @@ def _as_square_images(images: np.ndarray) -> np.ndarray:
     return images
 
 
-def _hide_ticks(ax: plt.Axes) -> None:
+def _hide_ticks(ax: Axes) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
 
 
-def _detached(fig: Figure) -> Figure:
-    """Let pyplot forget `fig`: Jupyter then shows it once, as the cell's result.
+def _subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], layout: str | None = None,
+              **kwargs) -> tuple[Figure, Axes | np.ndarray]:
+    """`plt.subplots` without pyplot: the figure is not in pyplot's global list of figures.
 
-    A figure that pyplot still tracks is drawn twice in a notebook (once by the
-    inline backend at the end of the cell, once as the returned value). A
-    closed figure can still be shown, saved and changed.
+    That list is shared by every thread of the kernel (a widget may draw while a cell runs),
+    and a figure pyplot tracks is drawn twice in a notebook: by the inline backend at the end
+    of the cell and as the cell's result. A figure made this way is shown once, as the result.
     """
-    plt.close(fig)
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+_SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+class _PowerOfTenFormatter(LogFormatter):
+    """Log-axis labels 10⁻³ and 2×10⁻³ in plain Unicode, where matplotlib's default writes
+    mathtext (`$10^{-3}$`). Mathtext goes through one parser shared by all threads, and it fails
+    when a widget (run in its own thread by JupyterLab) draws while a cell draws too."""
+
+    def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+        exponent = int(np.floor(np.log10(x) + 1e-9))
+        coefficient = round(x / 10.0**exponent)
+        power = f"10{str(exponent).translate(_SUPERSCRIPTS)}"
+        return power if coefficient == 1 else f"{coefficient}×{power}"
+
+
+def _finished(fig: Figure, layout_rect: tuple[float, float, float, float] = (0, 0, 1, 1)) -> Figure:
+    """Swap matplotlib's default (mathtext) log-axis labels for plain-text ones, then lay the
+    figure out tightly within `layout_rect` unless it has a layout engine; return `fig`."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() != "log":
+                continue
+            for formatter, setter in ((axis.get_major_formatter(), axis.set_major_formatter),
+                                      (axis.get_minor_formatter(), axis.set_minor_formatter)):
+                if type(formatter) is LogFormatterSciNotation:
+                    setter(_PowerOfTenFormatter(labelOnlyBase=formatter.labelOnlyBase,
+                                                minor_thresholds=formatter.minor_thresholds))
+    if fig.get_layout_engine() is None:
+        fig.tight_layout(rect=layout_rect)
     return fig
 
 
@@ -159,7 +200,7 @@ def sample_grid(
     images = _as_square_images(images)
     count = min(rows * cols, len(images))
     vmax = 255 if images.dtype == np.uint8 else 1.0  # raw bytes or scaled to [0, 1]
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.0, rows * 1.15 + 0.5), squeeze=False)
+    fig, axes = _subplots(rows, cols, figsize=(cols * 1.0, rows * 1.15 + 0.5), squeeze=False)
     for index, ax in enumerate(axes.flat):
         _hide_ticks(ax)
         if index >= count:
@@ -168,8 +209,7 @@ def sample_grid(
         ax.imshow(images[index], cmap=DIGIT_CMAP, vmin=0, vmax=vmax)
         ax.set_title(f"label {int(labels[index])}", fontsize=9)
     fig.suptitle(title)
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
 def class_balance(labels_by_split: Mapping[str, np.ndarray], classes: int = 10) -> Figure:
@@ -178,7 +218,7 @@ def class_balance(labels_by_split: Mapping[str, np.ndarray], classes: int = 10) 
     The share bars start at the perfectly balanced share 100 / classes and go up or down from
     it, on a y-axis zoomed to the shares, so differences of one percentage point show.
     """
-    fig, (ax_count, ax_share) = plt.subplots(1, 2, figsize=(12, 3.8))
+    fig, (ax_count, ax_share) = _subplots(1, 2, figsize=(12, 3.8))
     digits = np.arange(classes)
     width = 0.8 / max(len(labels_by_split), 1)
     balanced, shares = 100 / classes, []
@@ -203,15 +243,14 @@ def class_balance(labels_by_split: Mapping[str, np.ndarray], classes: int = 10) 
         ax.grid(axis="y", alpha=0.3)
     handles, names = ax_share.get_legend_handles_labels()
     fig.legend(handles, names, loc="upper center", ncol=len(names), fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.92))
-    return _detached(fig)
+    return _finished(fig, layout_rect=(0, 0, 1, 0.92))  # the top strip holds the shared legend
 
 
 def mean_digits(images: np.ndarray, labels: np.ndarray, classes: int = 10) -> Figure:
     """The pixel-wise mean image of each class (images `(n, 784)` in [0, 1])."""
     images = _as_square_images(images)
     labels = np.asarray(labels)
-    fig, axes = plt.subplots(2, (classes + 1) // 2, figsize=(9, 4.2), squeeze=False, layout="constrained")
+    fig, axes = _subplots(2, (classes + 1) // 2, figsize=(9, 4.2), squeeze=False, layout="constrained")
     for digit, ax in enumerate(axes.flat):
         _hide_ticks(ax)
         if digit >= classes:
@@ -223,13 +262,13 @@ def mean_digits(images: np.ndarray, labels: np.ndarray, classes: int = 10) -> Fi
         ax.set_title(f"{digit}  (n = {int(members.sum()):,})", fontsize=10)
     fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.8, label="mean pixel value (0 = paper, 1 = ink)")
     fig.suptitle("The mean digit of each class")
-    return _detached(fig)
+    return _finished(fig)
 
 
 def pixel_histogram(counts: np.ndarray) -> Figure:
     """Bar chart of how often each raw pixel value 0..255 occurs (`counts`: `(256,)`), log scale."""
     counts = np.asarray(counts)
-    fig, ax = plt.subplots(figsize=(8, 3.4))
+    fig, ax = _subplots(figsize=(8, 3.4))
     ax.bar(np.arange(len(counts)), counts, width=1.0, color="C0")
     ax.set(
         xlabel="raw pixel value (0 = paper, 255 = ink)",
@@ -239,8 +278,7 @@ def pixel_histogram(counts: np.ndarray) -> Figure:
         xlim=(-2, len(counts) + 1),
     )
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
 def activation_functions(x_range: tuple[float, float] = (-4.0, 4.0)) -> Figure:
@@ -253,7 +291,7 @@ def activation_functions(x_range: tuple[float, float] = (-4.0, 4.0)) -> Figure:
         "sigmoid  1 / (1 + e^(-x))": (sigmoid, sigmoid * (1.0 - sigmoid)),
         "tanh": (np.tanh(x), 1.0 - np.tanh(x) ** 2),
     }
-    fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax_f, ax_d) = _subplots(1, 2, figsize=(11, 3.8))
     for index, (name, (value, derivative)) in enumerate(curves.items()):
         ax_f.plot(x, value, color=f"C{index}", linewidth=2, label=name)
         ax_d.plot(x, derivative, color=f"C{index}", linewidth=2, label=name.split()[0])
@@ -265,8 +303,7 @@ def activation_functions(x_range: tuple[float, float] = (-4.0, 4.0)) -> Figure:
         ax.axvline(0, color="0.7", linewidth=0.8, zorder=0)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=9, loc="upper left")
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
 def activation_stds(
@@ -278,7 +315,7 @@ def activation_stds(
 
     `ylim` fixes the (log) y-range, so that figures redrawn by a slider stay comparable.
     """
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = _subplots(figsize=(8, 4))
     for index, (name, stds) in enumerate(stds_by_init.items()):
         layers = np.arange(1, len(stds) + 1)
         ax.plot(layers, stds, "o-", color=f"C{index}", label=name)
@@ -293,8 +330,7 @@ def activation_stds(
     ax.set_xticks(np.arange(1, max((len(s) for s in stds_by_init.values()), default=1) + 1))
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=9)
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
 def predicted_probabilities(
@@ -311,7 +347,7 @@ def predicted_probabilities(
     images = _as_square_images(images)
     probs = np.asarray(probs)
     count, classes = probs.shape
-    fig, axes = plt.subplots(
+    fig, axes = _subplots(
         2, count, figsize=(2.0 * count, 4.2), gridspec_kw={"height_ratios": [1, 1.1]}, squeeze=False
     )
     for index in range(count):
@@ -331,8 +367,7 @@ def predicted_probabilities(
         else:
             ax_bar.set_yticklabels([])
     fig.suptitle(f"{title}\n(green bar: the true label; dashed line: the uniform guess 1/{classes})")
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
 # --- lessons 06 and 07: optimizers and results ---------------------------------
@@ -365,7 +400,7 @@ def optimizer_paths(
     legend gives each path's final loss, or with `average_last` > 1 the mean loss of its last
     `average_last` points (steadier when the gradients are noisy).
     """
-    fig, (ax_map, ax_loss) = plt.subplots(
+    fig, (ax_map, ax_loss) = _subplots(
         1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.6, 1]}
     )
     xs, ys = np.linspace(*xlim, 300), np.linspace(*ylim, 200)
@@ -413,8 +448,7 @@ def optimizer_paths(
     if minimum is not None:
         ax_map.plot(*minimum, "*", color="gold", markeredgecolor="black", markersize=14, label="minimum",
                     zorder=7)
-    # Plain Unicode, not mathtext: matplotlib's mathtext parser is not thread-safe, and a slider
-    # dragged quickly can have the kernel draw two of these figures at once.
+    # Plain Unicode, not mathtext, which is not thread-safe (see one_at_a_time).
     ax_map.set(xlim=xlim, ylim=ylim, xlabel="w₁", ylabel="w₂", title="Paths over the loss contours")
     ax_map.set_aspect("equal")
     ax_map.legend(fontsize=8, loc="lower right")
@@ -423,8 +457,7 @@ def optimizer_paths(
     ax_loss.grid(alpha=0.3)
     ax_loss.legend(fontsize=8.5)
     fig.suptitle(title)
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
 def lr_schedules(
@@ -434,7 +467,7 @@ def lr_schedules(
     colors: Mapping[str, str] | None = None,
 ) -> Figure:
     """The learning rate `schedule(step)` for steps `0 .. total_steps`, one line per schedule."""
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig, ax = _subplots(figsize=(8, 3.8))
     steps = np.arange(total_steps + 1)
     for index, (name, schedule) in enumerate(schedules.items()):
         ax.plot(steps, [schedule(int(s)) for s in steps], color=_color_of(name, index, colors), linewidth=2,
@@ -444,11 +477,10 @@ def lr_schedules(
     ax.set_ylim(0, 1.1 * max((schedule(0) for schedule in schedules.values()), default=1.0))
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
-def _decimal_log_ticks(ax: plt.Axes) -> None:
+def _decimal_log_ticks(ax: Axes) -> None:
     """Decimal tick labels (0.15, 0.2, 0.3) on a log y axis. An axis that spans less than a decade
     gets extra ticks at 1.2 and 1.5 times each power of ten, so that its lower part is labelled
     too (between 0.1 and 0.2 there is otherwise no tick at all)."""
@@ -472,7 +504,7 @@ def optimizer_race(
     loss (log scale). One line per run; `colors` maps run names to colours."""
     if right not in ("accuracy", "loss"):
         raise ValueError(f"right must be 'accuracy' or 'loss', got {right!r}")
-    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, (ax_loss, ax_val) = _subplots(1, 2, figsize=(12, 4.2))
     for index, (name, history) in enumerate(histories.items()):
         epochs = np.arange(1, history.epochs + 1)
         style = {"color": _color_of(name, index, colors), "marker": "o", "markersize": 4, "linewidth": 1.8,
@@ -497,8 +529,7 @@ def optimizer_race(
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=9)
     fig.suptitle(title)
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
 def confusion_matrix(
@@ -517,11 +548,11 @@ def confusion_matrix(
     names = list(class_names) if class_names is not None else [str(i) for i in range(classes)]
     mistakes = matrix.astype(float).copy()
     np.fill_diagonal(mistakes, np.nan)
-    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    fig, ax = _subplots(figsize=(7.5, 6.5))
     image = ax.imshow(mistakes, cmap="Reds", vmin=0, vmax=max(np.nanmax(mistakes), 1))
-    correct_color = plt.get_cmap("Greens")(0.25)
+    correct_color = matplotlib.colormaps["Greens"](0.25)
     for i in range(classes):
-        ax.add_patch(plt.Rectangle((i - 0.5, i - 0.5), 1, 1, color=correct_color))
+        ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, color=correct_color))
     threshold = 0.6 * np.nanmax(mistakes) if np.nanmax(mistakes) > 0 else 1
     for (i, j), count in np.ndenumerate(matrix):
         on_diagonal = i == j
@@ -532,8 +563,7 @@ def confusion_matrix(
     ax.set_yticks(range(classes), names)
     ax.set(xlabel="predicted label", ylabel="true label", title=title)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="number of mistakes (off-diagonal)")
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
 def most_confident_mistakes(probs: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -563,7 +593,7 @@ def confident_mistakes(
     """
     indices = list(indices)
     rows = max(1, -(-len(indices) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(1.45 * columns, 1.75 * rows + 0.5), squeeze=False)
+    fig, axes = _subplots(rows, columns, figsize=(1.45 * columns, 1.75 * rows + 0.5), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, index in zip(axes.flat, indices, strict=False):  # more axes than images
@@ -572,8 +602,7 @@ def confident_mistakes(
         ax.set_title(f"true {labels[index]}, pred {predicted}\n{_percent_sure(probs[index, predicted])}",
                      fontsize=8.5, color="firebrick")
     fig.suptitle(title)
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
 def _percent_sure(probability: float) -> str:
@@ -593,7 +622,7 @@ def digit_probabilities(
     """
     probs = np.asarray(probs)
     predicted = int(np.argmax(probs))
-    fig, (ax_image, ax_bars) = plt.subplots(
+    fig, (ax_image, ax_bars) = _subplots(
         1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [1, 2.2]}
     )
     ax_image.imshow(_as_square_images(np.asarray(image).reshape(1, -1))[0], cmap=DIGIT_CMAP)
@@ -615,8 +644,7 @@ def digit_probabilities(
     ax_bars.grid(axis="y", alpha=0.3)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
 # --- lesson 03: backprop ---
@@ -635,7 +663,7 @@ def gradcheck_vs_epsilon(
     threshold, and names the two sources of error on either side of the V.
     """
     epsilons = np.asarray(epsilons, dtype=float)
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = _subplots(figsize=(8, 5))
     for index, (name, values) in enumerate(errors.items()):
         values = np.maximum(np.asarray(values, dtype=float), 1e-17)  # an exact 0 has no log
         color = f"C{index}"
@@ -655,8 +683,7 @@ def gradcheck_vs_epsilon(
     ax.set_ylim(low / 1e3, 1e3)  # room above the curves for the two labels
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="lower left")
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
 # --- lesson 04: dropout ---
@@ -683,7 +710,7 @@ def dropout_mask(
     kept = float(np.mean(mask != 0))
     top = scale_max * max(float(np.max(x)), 1e-12)
     scale = 1 / (1 - p)
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.8))
+    fig, axes = _subplots(1, 3, figsize=(10.5, 3.8))
     panels = [
         (x, "input x", DIGIT_CMAP, top),
         (mask, f"mask: white = dropped (0),\ndark = kept (1/(1-p) = {scale:.2f})", "Greens",
@@ -697,8 +724,7 @@ def dropout_mask(
         clipped = cmap == DIGIT_CMAP and float(np.max(values)) > vmax * (1 + 1e-9)
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, extend="max" if clipped else "neither")
     fig.suptitle(f"Dropout with p = {p:.2f}: kept {kept:.1%} of {x.size} units (expected {1 - p:.0%})")
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
 # --- lesson 05: L2 regularisation ---
@@ -717,7 +743,7 @@ def weight_histograms(
     runs = {name: [np.asarray(w) for w in weights] for name, weights in runs.items()}
     layers = len(next(iter(runs.values())))
     layer_names = list(layer_names) if layer_names else [f"layer {i + 1}" for i in range(layers)]
-    fig, axes = plt.subplots(1, layers, figsize=(4.2 * layers, 3.8), squeeze=False)
+    fig, axes = _subplots(1, layers, figsize=(4.2 * layers, 3.8), squeeze=False)
     for column, ax in enumerate(axes[0]):
         limit = max(float(np.abs(weights[column]).max()) for weights in runs.values())
         edges = np.linspace(-limit, limit, bins + 1)
@@ -740,8 +766,7 @@ def weight_histograms(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
     fig.suptitle("Weight distributions")
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)
 
 
 def first_layer_weights(
@@ -756,7 +781,7 @@ def first_layer_weights(
     symmetric colour scale: red positive, blue negative, white zero.
     """
     rows, columns = len(runs), len(units)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.5 * columns + 0.6, 1.6 * rows + 0.7), squeeze=False)
+    fig, axes = _subplots(rows, columns, figsize=(1.5 * columns + 0.6, 1.6 * rows + 0.7), squeeze=False)
     for row, (name, weights) in enumerate(runs.items()):
         for column, unit in enumerate(units):
             ax = axes[row, column]
@@ -768,5 +793,4 @@ def first_layer_weights(
                 ax.set_title(f"unit {unit}", fontsize=9)
         axes[row, 0].set_ylabel(name, fontsize=10)
     fig.suptitle("First-layer weights per hidden unit (red > 0, blue < 0, white = 0)")
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig)

@@ -349,32 +349,6 @@ def test_messages_never_show_solution_code():
     assert "def " not in str(info.value) and "optimizer." not in str(info.value)
 
 
-# --- the plots of lessons 06-07 return labelled figures ---------------------------
-
-
-def test_plots_06_07_return_labelled_figures():
-    import matplotlib.pyplot as plt
-
-    from nnlib import plots
-
-    def loss(w):
-        return 0.5 * (w[..., 0] ** 2 + 20 * w[..., 1] ** 2)
-
-    path = np.array([[-4.0, 2.0], [-3.0, -1.0], [0.0, 0.0]])
-    figures = [
-        plots.optimizer_paths(loss, {"SGD": path, "diverging": path[::-1] * 3}),
-        plots.lr_schedules({"cosine": cosine_schedule(0.1, 50)}, 50),
-        plots.confusion_matrix(np.array([[5, 1], [2, 7]])),
-        plots.confident_mistakes(np.zeros((3, 784)), np.array([1, 2, 3]),
-                                 np.eye(10)[[0, 0, 0]], [0, 2]),
-        plots.digit_probabilities(np.zeros(784), np.full(10, 0.1), label=3),
-    ]
-    for fig in figures:
-        labelled = [ax for ax in fig.axes if ax.get_title() or ax.get_xlabel()]
-        assert labelled, fig
-        plt.close(fig)
-
-
 def test_most_confident_mistakes_edge_cases():
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
     labels = np.array([1, 1, 1, 0])  # mistakes: 0 (90% sure), 2 (60%), 3 (70%)
