@@ -7,6 +7,7 @@ is shown automatically.
 from __future__ import annotations
 
 import functools
+import io
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
@@ -145,15 +146,24 @@ def _hide_ticks(ax: Axes) -> None:
     ax.set_yticks([])
 
 
+class LessonFigure(Figure):
+    """A matplotlib `Figure` that Jupyter shows as a PNG on its own, without pyplot."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
+
+
 def _subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], layout: str | None = None,
-              **kwargs) -> tuple[Figure, Axes | np.ndarray]:
+              **kwargs) -> tuple[LessonFigure, Axes | np.ndarray]:
     """`plt.subplots` without pyplot: the figure is not in pyplot's global list of figures.
 
     That list is shared by every thread of the kernel (a widget may draw while a cell runs),
     and a figure pyplot tracks is drawn twice in a notebook: by the inline backend at the end
-    of the cell and as the cell's result. A figure made this way is shown once, as the result.
+    of the cell and as the cell's result. A `LessonFigure` is shown once, as the result.
     """
-    fig = Figure(figsize=figsize, layout=layout)
+    fig = LessonFigure(figsize=figsize, layout=layout)
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 

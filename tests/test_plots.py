@@ -90,7 +90,8 @@ def test_figure_draws_labelled_without_mathtext_or_pyplot(name, no_mathtext):
     before = plt.get_fignums()
     fig = FIGURES[name]()
     assert isinstance(fig, Figure)
-    fig.savefig(io.BytesIO(), format="png")  # draws every label: mathtext would fail here
+    png = fig._repr_png_()  # what Jupyter shows; draws every label, so mathtext would fail here
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert plt.get_fignums() == before, "the figure must not stay registered with pyplot (shown twice)"
     title = fig.get_suptitle() if hasattr(fig, "get_suptitle") else ""
     titled = bool(title) or any(ax.get_title() for ax in fig.axes)
