@@ -64,14 +64,20 @@ def _copy_into(target: np.ndarray, new: np.ndarray, what: str) -> None:
     target[...] = new
 
 
-def check_input(x: np.ndarray, features: int | None, layer: str) -> None:
-    """Raise a `ValueError` unless `x` is a 2-D float array with `features` columns."""
+def check_input(x: np.ndarray, features: int | None, layer: str, dtype: np.dtype | None = None) -> None:
+    """Raise a `ValueError` unless `x` is a 2-D float array with `features` columns (and of
+    `dtype`, when given: a float64 batch in a float32 network would silently compute in float64)."""
     if not isinstance(x, np.ndarray):
         raise ValueError(f"{layer}: expected a NumPy array, got {type(x).__name__}")
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(
             f"{layer}: expected a float array, got dtype {x.dtype}"
             " (scale images to [0, 1] floats first, e.g. with nnlib.data.load_mnist)"
+        )
+    if dtype is not None and x.dtype != dtype:
+        raise ValueError(
+            f"{layer}: expected {np.dtype(dtype)} input (the dtype of the weights), got {x.dtype};"
+            f" convert it with x.astype(np.{np.dtype(dtype)}), or build the network with dtype=np.{x.dtype}"
         )
     if x.ndim != 2 or (features is not None and x.shape[1] != features):
         wanted = f"(batch, {features})" if features is not None else "(batch, features)"
@@ -110,7 +116,7 @@ class Linear:
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x: `(batch, in_features)` -> `(batch, out_features)`."""
-        check_input(x, self.in_features, self.name)
+        check_input(x, self.in_features, self.name, self.W.value.dtype)
         self._x = x
         y = x @ self.W.value
         y += self.b.value

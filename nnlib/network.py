@@ -39,9 +39,15 @@ class Sequential:
         if trainable:
             pack_parameters(self.parameters())
 
+    @property
+    def dtype(self) -> np.dtype | None:
+        """The dtype of the weights (and of the inputs they accept); None without weights."""
+        params = self.parameters()
+        return params[0].value.dtype if params else None
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x: `(batch, in_features)` -> logits `(batch, out_features)`."""
-        check_input(x, self.in_features, "network input")
+        check_input(x, self.in_features, "network input", self.dtype)
         for layer in self.layers:
             x = layer.forward(x, training=training)
         return x

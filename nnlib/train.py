@@ -84,7 +84,7 @@ def predict(model: Sequential, x: np.ndarray) -> np.ndarray:
 
 
 def _check_dataset(model: Sequential, x: np.ndarray, y: np.ndarray, where: str) -> None:
-    check_input(x, model.in_features, f"{where}: x")
+    check_input(x, model.in_features, f"{where}: x", model.dtype)
     if len(x) == 0:
         raise ValueError(f"{where}: got an empty dataset")
     if len(x) != len(y):

@@ -107,6 +107,17 @@ def test_unflattened_images_get_a_hint_to_reshape():
         model.predict(np.zeros((5, 28, 28), np.float32))
 
 
+def test_float64_input_to_a_float32_network_names_both_dtypes_and_the_fixes():
+    model = mlp((784, 32, 10), 0.0, np.random.default_rng(0))
+    expected = r"network input: expected float32 input .*got float64; convert it with x.astype\(np.float32\)"
+    with pytest.raises(ValueError, match=expected):
+        model.predict(np.zeros((5, 784)))
+    with pytest.raises(ValueError, match=r"Linear1: expected float32 input"):
+        model.layers[0].forward(np.zeros((5, 784)))
+    double = mlp((784, 32, 10), 0.0, np.random.default_rng(0), dtype=np.float64)
+    assert double.dtype == np.float64 and double.forward(np.zeros((5, 784))).dtype == np.float64
+
+
 def test_integer_images_are_a_value_error():
     model = mlp((784, 32, 10), 0.0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="expected a float array, got dtype uint8"):

@@ -208,6 +208,12 @@ def test_fit_rejects_unflattened_images_with_both_shapes():
         fit_small(x.reshape(100, 28, 28), y)
 
 
+def test_fit_rejects_float64_images_for_a_float32_network():
+    x, y = random_data(100)
+    with pytest.raises(ValueError, match="fit: x: expected float32 input .*got float64"):
+        fit_small(x.astype(np.float64), y)
+
+
 def test_fit_rejects_integer_images():
     x, y = random_data(100)
     with pytest.raises(ValueError, match="expected a float array, got dtype uint8"):
