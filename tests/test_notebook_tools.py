@@ -90,3 +90,19 @@ def test_stored_lessons_are_clean():
                 assert output.output_type != "error", (path.name, output.get("ename"))
                 assert WIDGET_VIEW not in output.get("data", {}), path.name
                 assert output.get("name") != "stderr", (path.name, output.get("text", "")[:200])
+
+
+def test_stored_lessons_show_every_figure_as_an_image():
+    """A cell whose result is a figure stores a PNG, not just its text form ("<LessonFigure ...>")."""
+    from pathlib import Path
+
+    lessons = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+    figures = 0
+    for path in lessons:
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                if "Figure size" in data.get("text/plain", ""):
+                    assert "image/png" in data, (path.name, cell.source[:80])
+                    figures += 1
+    assert figures >= 20
