@@ -148,6 +148,7 @@ WRONG = [
     # lesson 02
     (checks.linear_forward, lambda x, W, b: x @ W, "bias b is missing"),
     (checks.linear_forward, lambda x, W, b: W @ x + b, "their product in that order"),
+    (checks.linear_forward, lambda x, W, b: np.dot(W, x) + b, "their product in that order"),
     (checks.linear_forward, lambda x, W, b: x @ W - b, "don't subtract"),
     (checks.linear_forward, lambda x, W, b: x @ W.T + b if W.shape[0] == W.shape[1] else x @ W + b,
      "W transposed"),

@@ -277,6 +277,7 @@ WRONG = [
      "dW was divided by the batch size"),
     (checks.linear_backward, lambda dy, x, W: (dy @ W.T, x.T @ dy, dy.sum()), "axis=0"),
     (checks.linear_backward, lambda dy, x, W: (dy @ W, x.T @ dy, dy.sum(axis=0)), "dy \\(N, n_out\\)"),
+    (checks.linear_backward, lambda dy, x, W: (np.dot(dy, W), x.T @ dy, dy.sum(axis=0)), "dy \\(N, n_out\\)"),
     (checks.linear_backward, lambda dy, x, W: (x.T @ dy, dy.sum(axis=0)), "tuple of 3"),
     (checks.linear_backward, lambda dy, x, W: None, "returned None"),
     (checks.linear_backward, lambda dy, x, W: (x.T @ dy, dy @ W.T, dy.sum(axis=0)),

@@ -184,6 +184,15 @@ def _as_result(got: Any, case: str) -> np.ndarray:
     return np.asarray(got)
 
 
+# NumPy words a matrix product's shape error two ways: `@` says "mismatch", np.dot "not aligned".
+_MATMUL_SHAPE_ERRORS = ("mismatch", "not aligned")
+
+
+def _matmul_shape_hints(hint: str) -> dict[str, str]:
+    """`error_hints` for `_call_quietly` that add `hint` to either wording of a product's shape error."""
+    return dict.fromkeys(_MATMUL_SHAPE_ERRORS, hint)
+
+
 def _call_quietly(fn: Callable, *args: Any, error_hints: dict[str, str] | None = None) -> Any:
     """`_call` with NumPy's overflow warnings silenced (the checker reports NaN and inf itself)
     and a hint added when the learner's own error message contains a known phrase."""

@@ -15,6 +15,7 @@ from nnlib.checks.core import (
     _expect_close,
     _expect_parts,
     _hint_matches,
+    _matmul_shape_hints,
     _NotImplementedYet,
     checker,
     hint_scaled,
@@ -59,10 +60,8 @@ def linear_backward(fn: Callable) -> str:
         expected = (layer.backward(dy), layer.W.grad.copy(), layer.b.grad.copy())
         got = _call_quietly(
             fn, dy, x, W,
-            error_hints={"mismatch": "check each product's shapes: dx (N, n_in) = dy (N, n_out) "
-                                     "times W transposed (n_out, n_in)",
-                         "not aligned": "check each product's shapes: dx (N, n_in) = dy (N, n_out) "
-                                        "times W transposed (n_out, n_in)"},
+            error_hints=_matmul_shape_hints("check each product's shapes: dx (N, n_in) = dy (N, n_out) "
+                                            "times W transposed (n_out, n_in)"),
         )
         dx, dW, db = _expect_parts(got, 3, "(dx, dW, db)", case)
         dx, dW, db = (_as_result(part, f"{case}, {name}")

@@ -14,6 +14,7 @@ from nnlib.checks.core import (
     _cases,
     _expect_close,
     _hint_matches,
+    _matmul_shape_hints,
     checker,
     hint_scaled,
 )
@@ -221,10 +222,8 @@ def linear_forward(fn: Callable) -> str:
         W, b = layer.W.value, layer.b.value
         got = _call_quietly(
             fn, x, W, b,
-            error_hints={"mismatch": "x is (N, n_in) and W is (n_in, n_out); their product in that "
-                                     "order is (N, n_out)",
-                         "not aligned": "x is (N, n_in) and W is (n_in, n_out); their product in that "
-                                        "order is (N, n_out)"},
+            error_hints=_matmul_shape_hints("x is (N, n_in) and W is (n_in, n_out); their product in that "
+                                            "order is (N, n_out)"),
         )
         _expect_close(
             _as_result(got, f"on {case}"), layer.forward(x), f"on {case}",
