@@ -36,14 +36,12 @@ class Sequential:
         self.in_features = linears[0].in_features if linears else None
         trainable = [i for i, layer in enumerate(self.layers) if layer.parameters()]
         self._first_trainable = trainable[0] if trainable else -1
+        # The dtype of the weights, and of the inputs they accept (None without weights). Fixed
+        # from here on: the parameters share one flat buffer, and new values are copied into it.
+        self.dtype: np.dtype | None = None
         if trainable:
-            pack_parameters(self.parameters())
-
-    @property
-    def dtype(self) -> np.dtype | None:
-        """The dtype of the weights (and of the inputs they accept); None without weights."""
-        params = self.parameters()
-        return params[0].value.dtype if params else None
+            values, _ = pack_parameters(self.parameters())
+            self.dtype = values.dtype
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x: `(batch, in_features)` -> logits `(batch, out_features)`."""

@@ -12,7 +12,6 @@ import io
 import threading
 from collections.abc import Callable
 
-import matplotlib
 import numpy as np
 import pytest
 from matplotlib import _mathtext
@@ -21,8 +20,6 @@ from matplotlib.figure import Figure
 from nnlib import plots
 from nnlib.optim import cosine_schedule, step_schedule
 from nnlib.train import History
-
-matplotlib.use("Agg")
 
 
 def valley(w: np.ndarray) -> np.ndarray:
