@@ -12,6 +12,7 @@ from nnlib.layers import Dropout, Linear, ReLU
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad
 from nnlib.losses import l2_penalty as nn_l2_penalty
 from nnlib.losses import softmax as nn_softmax
+from tests.checker_failures import assert_helpful_failure
 
 
 def not_implemented(*args):
@@ -380,10 +381,7 @@ WRONG = [
 
 @pytest.mark.parametrize("check, fn, message", WRONG, ids=[f"{c.__name__}:{m}" for c, _, m in WRONG])
 def test_typical_mistakes_get_a_helpful_message(check, fn, message, capsys):
-    with pytest.raises(CheckFailed, match=message) as failure:
-        check(fn)
-    assert str(failure.value).startswith(f"{check.__name__}: ")
-    assert capsys.readouterr().err == ""
+    assert_helpful_failure(check, fn, message, capsys)
 
 
 def test_dropout_check_does_not_depend_on_nnlibs_random_draws(capsys):
