@@ -5,7 +5,11 @@ from nnlib.layers import Dropout, Linear, Parameter, ReLU
 from nnlib.losses import SoftmaxCrossEntropy, cross_entropy, softmax
 from nnlib.network import Sequential, load_model, mlp, save_model
 from nnlib.optim import SGD, Adam, cosine_schedule, step_schedule
+from nnlib.threads import limit_blas_threads
 from nnlib.train import History, TrainingDiverged, evaluate, fit
+
+# One BLAS thread unless NNLIB_BLAS_THREADS says otherwise, however nnlib is started (nnlib/threads.py).
+limit_blas_threads()
 
 __version__ = "0.1.0"
 
