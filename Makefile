@@ -49,8 +49,10 @@ lint: $(STAMP)
 clean:
 	rm -rf $(VENV) results .pytest_cache
 
+# Refuses (and changes nothing) when a student notebook differs from what it last wrote;
+# FORCE=1 discards such changes.
 exercises: $(STAMP)
-	$(PY) -m nnlib.notebook_tools exercises notebooks exercises
+	$(PY) -m nnlib.notebook_tools exercises notebooks exercises $(if $(FORCE),--force)
 
 # PyTorch is for this comparison only: installed into .venv on demand, never a course requirement.
 # Without it (say offline) the benchmark still runs and says the comparison was skipped.

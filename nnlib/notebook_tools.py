@@ -14,13 +14,18 @@ so GitHub shows real, tidy outputs:
 `make exercises` runs) writes the student version of every lesson: each
 `### BEGIN SOLUTION` ... `### END SOLUTION` region (nbgrader's markers) becomes
 `# YOUR CODE HERE` + `raise NotImplementedError()`, outputs and execution
-counts are cleared, everything else (the checker calls too) stays.
+counts are cleared, everything else (the checker calls too) stays. It never
+destroys a student's work: the hash of every notebook it writes is kept in
+`exercises/.generated.sha256` (`sha256sum -c` format), and a student notebook
+that differs from what was last generated is left byte-for-byte unchanged and
+reported (exit status 1), unless `--force` (`make exercises FORCE=1`) is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import re
 import sys
 from pathlib import Path
@@ -127,9 +132,13 @@ def execute(path: Path, timeout: int = TIMEOUT_SECONDS) -> None:
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 STUDENT_BANNER = (
-    "> **Student version.** Generated from `notebooks/{name}` by `make exercises`; do not edit it by hand. "
-    "Fill in the cells marked `# YOUR CODE HERE` and run the check below each one."
+    "> **Student version** of the lesson `notebooks/{name}`, with the solutions cut out. "
+    "Fill in the cells marked `# YOUR CODE HERE` and run the check below each one. "
+    "Your edits are safe: `make exercises`, which the course maintainers use to regenerate this "
+    "notebook from the lesson, never overwrites a notebook you have changed."
 )
+# Hashes of the notebooks `write_exercises` last wrote: "<sha256>  <name>" per line.
+GENERATED_HASHES = ".generated.sha256"
 
 
 def strip_solutions(source: str, where: str = "cell") -> str:
@@ -170,17 +179,65 @@ def student_version(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNo
     return student
 
 
-def write_exercises(lessons: Path, target: Path) -> list[Path]:
-    """Write the student version of every `lessons/*.ipynb` into `target`; return the paths."""
+class StudentWorkFound(RuntimeError):
+    """Student notebooks differ from what was last generated; nothing was written."""
+
+    def __init__(self, changed: list[Path]):
+        self.changed = changed
+        names = "\n".join(f"  {path}" for path in changed)
+        first = changed[0]
+        super().__init__(
+            f"Not regenerated: {len(changed)} student notebook(s) differ from what `make exercises` "
+            f"last wrote, probably someone's work:\n{names}\n"
+            f"Nothing was written. To keep the work, move it out of the {first.parent.name} folder first, e.g.\n"
+            f"  mv {first} my_{first.name}\n"
+            f"and run `make exercises` again. To discard the work and regenerate anyway: "
+            f"`make exercises FORCE=1` (or get the committed version back with `git checkout -- <file>`)."
+        )
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_generated_hashes(target: Path) -> dict[str, str]:
+    """Notebook name -> sha256 of the version `write_exercises` last wrote into `target`."""
+    path = target / GENERATED_HASHES
+    if not path.exists():
+        return {}
+    pairs = (line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip())
+    return {name.strip(): digest for digest, name in pairs}
+
+
+def write_exercises(lessons: Path, target: Path, force: bool = False) -> list[Path]:
+    """Write the student version of every `lessons/*.ipynb` into `target`; return the paths.
+
+    A student notebook is replaced only if it is missing, already identical, or exactly
+    what was last generated (its hash is in `target/.generated.sha256`). Otherwise, and
+    without `force`, nothing at all is written and `StudentWorkFound` names the files.
+    """
     target.mkdir(parents=True, exist_ok=True)
-    written = []
+    last_generated = read_generated_hashes(target)
+    fresh: dict[Path, bytes] = {}
     for path in sorted(lessons.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        out = target / path.name
-        with atomic_write(out) as handle:
-            nbformat.write(student_version(nb, path.name), handle)
-        written.append(out)
-    return written
+        text = nbformat.writes(student_version(nb, path.name))
+        fresh[target / path.name] = (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    changed = [
+        out for out, data in fresh.items()
+        if out.exists() and out.read_bytes() != data
+        and _sha256(out.read_bytes()) != last_generated.get(out.name)
+    ]
+    if changed and not force:
+        raise StudentWorkFound(changed)
+    for out, data in fresh.items():
+        if not out.exists() or out.read_bytes() != data:
+            with atomic_write(out, "wb") as handle:
+                handle.write(data)
+    hashes = "".join(f"{_sha256(data)}  {out.name}\n" for out, data in fresh.items())
+    with atomic_write(target / GENERATED_HASHES) as handle:
+        handle.write(hashes)
+    return list(fresh)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,9 +250,16 @@ def main(argv: list[str] | None = None) -> int:
     student = commands.add_parser("exercises", help="write the student versions of the lessons")
     student.add_argument("lessons", type=Path, help="folder of the lessons (notebooks)")
     student.add_argument("target", type=Path, help="folder for the student notebooks (exercises)")
+    student.add_argument("--force", action="store_true",
+                         help="overwrite student notebooks even if they were changed (discards that work)")
     args = parser.parse_args(argv)
     if args.command == "exercises":
-        for path in write_exercises(args.lessons, args.target):
+        try:
+            written = write_exercises(args.lessons, args.target, force=args.force)
+        except StudentWorkFound as refusal:
+            print(refusal, file=sys.stderr)
+            return 1
+        for path in written:
             print(f"wrote {path}")
         return 0
     for path in args.paths:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from nnlib.notebook_tools import BEGIN_SOLUTION, END_SOLUTION, strip_solutions, write_exercises
+from nnlib.notebook_tools import (
+    BEGIN_SOLUTION,
+    END_SOLUTION,
+    GENERATED_HASHES,
+    STUDENT_BANNER,
+    StudentWorkFound,
+    main,
+    read_generated_hashes,
+    strip_solutions,
+    write_exercises,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -104,3 +115,65 @@ def test_each_lesson_has_checked_exercises_and_no_solution_leaks(lesson):
     student = nbformat.read(ROOT / "exercises" / lesson.name, as_version=4)
     assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
     assert "widgets" not in student.metadata
+
+
+def make_lesson(folder: Path, body: str = "return x") -> Path:
+    """A one-exercise lesson in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"def f(x):\n    {BEGIN_SOLUTION}\n    {body}\n    {END_SOLUTION}")]
+    path = folder / "99_lesson.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_changed_student_notebook_is_never_overwritten(tmp_path, capsys):
+    lessons, target = tmp_path / "lessons", tmp_path / "exercises"
+    make_lesson(lessons)
+    (student,) = write_exercises(lessons, target)
+    work = student.read_bytes().replace(b"raise NotImplementedError()", b"return x * 2  # my answer")
+    student.write_bytes(work)
+    make_lesson(lessons, "return x + 0")  # the lesson changes too: the maintainers' usual case
+
+    status = main(["exercises", str(lessons), str(target)])
+
+    assert status == 1
+    assert student.read_bytes() == work, "the student's work was changed"
+    message = capsys.readouterr().err
+    assert str(student) in message and "FORCE=1" in message and "mv " in message
+    with pytest.raises(StudentWorkFound):
+        write_exercises(lessons, target)
+
+
+def test_an_untouched_student_notebook_follows_its_lesson(tmp_path):
+    lessons, target = tmp_path / "lessons", tmp_path / "exercises"
+    make_lesson(lessons)
+    write_exercises(lessons, target)
+    lesson = nbformat.read(lessons / "99_lesson.ipynb", as_version=4)
+    lesson.cells.append(nbformat.v4.new_markdown_cell("A new paragraph of the lesson."))
+    nbformat.write(lesson, lessons / "99_lesson.ipynb")
+
+    assert main(["exercises", str(lessons), str(target)]) == 0
+    assert "A new paragraph" in (target / "99_lesson.ipynb").read_text()
+
+
+def test_force_discards_the_changes(tmp_path):
+    lessons, target = tmp_path / "lessons", tmp_path / "exercises"
+    make_lesson(lessons)
+    (student,) = write_exercises(lessons, target)
+    generated = student.read_bytes()
+    student.write_bytes(generated.replace(b"raise NotImplementedError()", b"return 1"))
+    assert main(["exercises", str(lessons), str(target), "--force"]) == 0
+    assert student.read_bytes() == generated
+
+
+def test_committed_hashes_are_those_of_the_committed_exercises():
+    recorded = read_generated_hashes(ROOT / "exercises")
+    notebooks = (ROOT / "exercises").glob("*.ipynb")
+    committed = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in notebooks}
+    assert recorded == committed, f"exercises/{GENERATED_HASHES} is stale: run `make exercises`"
+
+
+def test_the_banner_does_not_forbid_what_it_asks_for():
+    assert "YOUR CODE HERE" in STUDENT_BANNER
+    assert "do not edit" not in STUDENT_BANNER.lower()
