@@ -9,6 +9,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from nnlib.data import minibatches
 from nnlib.files import write_text_atomic
-from nnlib.layers import check_input
+from nnlib.layers import Parameter, check_input
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, check_labels, cross_entropy, l2_penalty
 from nnlib.network import Sequential
 from nnlib.optim import Optimizer, Schedule
@@ -49,6 +50,28 @@ class History:
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
         return cls(**json.loads(Path(path).read_text()))
+
+
+L2Penalty = Callable[[Iterable[Parameter], float], float]  # (weights, lam) -> 0.5 * lam * sum(W**2)
+AddL2Grad = Callable[[Iterable[Parameter], float], None]  # (weights, lam): adds lam * W to each .grad
+
+# Environment variable that caps the epochs of every lesson's training runs (a quick run, grading).
+EPOCHS_VARIABLE = "NNLIB_EPOCHS"
+
+
+def lesson_epochs(full: int) -> int:
+    """The number of epochs a lesson's training run uses: `full`, or fewer when the
+    environment variable NNLIB_EPOCHS is set (a quick run in class, or grading).
+
+    Every training cell of the lessons takes its epoch count from here, so one setting
+    shortens them all: `NNLIB_EPOCHS=5 make lab`. A value above `full` changes nothing.
+    """
+    setting = os.environ.get(EPOCHS_VARIABLE, "").strip()
+    if not setting:
+        return full
+    if not (setting.isdigit() and int(setting) >= 1):
+        raise ValueError(f"{EPOCHS_VARIABLE} must be a whole number of epochs, 1 or more; got {setting!r}")
+    return min(full, int(setting))
 
 
 # Cross-entropy this large means the true class gets probability below e^-10000: the
@@ -114,6 +137,8 @@ def fit(
     y_val: np.ndarray | None = None,
     progress: bool = True,
     history: History | None = None,
+    loss_fn: SoftmaxCrossEntropy | None = None,
+    l2_functions: tuple[L2Penalty, AddL2Grad] = (l2_penalty, add_l2_grad),
 ) -> History:
     """Train `model` for `epochs` passes over `(x_train, y_train)`; return the `History`.
 
@@ -125,6 +150,9 @@ def fit(
     - A NaN/inf loss raises `TrainingDiverged` at once; its `.history` keeps
       the completed epochs.
     - Pass an existing `history` to continue it.
+    - `loss_fn` (default `SoftmaxCrossEntropy()`) and `l2_functions` (default nnlib's
+      `(l2_penalty, add_l2_grad)`) can be swapped for other implementations with the same
+      interface: `nnlib.assemble` passes the learner's own here.
     """
     _check_dataset(model, x_train, y_train, "fit")
     if (x_val is None) != (y_val is None):
@@ -134,7 +162,8 @@ def fit(
     if epochs < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
     history = history if history is not None else History()
-    loss_fn = SoftmaxCrossEntropy()
+    loss_fn = loss_fn if loss_fn is not None else SoftmaxCrossEntropy()
+    penalty_of, add_penalty_grad = l2_functions
     weights = model.weights()
     bar = _progress_bar(epochs, progress)
     try:
@@ -145,7 +174,7 @@ def fit(
                 if schedule is not None:
                     optimizer.lr = schedule(optimizer.steps)
                 logits = model.forward(xb, training=True)
-                loss = loss_fn.forward(logits, yb) + l2_penalty(weights, l2)
+                loss = loss_fn.forward(logits, yb) + penalty_of(weights, l2)
                 if not math.isfinite(loss) or loss > DIVERGED_LOSS:
                     raise TrainingDiverged(
                         f"the training loss became {loss} in epoch {history.epochs + 1} "
@@ -154,7 +183,7 @@ def fit(
                         history,
                     )
                 model.backward(loss_fn.backward(), need_input_grad=False)
-                add_l2_grad(weights, l2)
+                add_penalty_grad(weights, l2)
                 optimizer.step()
                 loss_sum += loss * len(xb)
                 correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
