@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlib.files import atomic_write
+from nnlib.validation import generator, integer
 
 MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "mnist.npz"
@@ -51,26 +52,60 @@ def sha256_of(path: Path) -> str:
 
 
 def load_raw(path: str | os.PathLike | None = None, verify: bool = True) -> dict[str, np.ndarray]:
-    """The bundle as stored: uint8 images `(n, 28, 28)`, uint8 labels `(n,)`."""
+    """The bundle as stored: uint8 images `(n, 28, 28)`, uint8 labels `(n,)`.
+
+    The course's bundle (the official 60,000 + 10,000 images) must match its sha256 when `verify`
+    is on. A smaller bundle in the same format (say a subset for a quick test run, given with
+    `--data`) cannot match it and is accepted without the checksum, after the checks of its
+    contents every bundle gets: uint8 images 0..255, integer labels 0..9, matching lengths.
+    """
     path = Path(path) if path is not None else DEFAULT_PATH
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; expected an MNIST .npz file such as data/mnist.npz")
     if not path.is_file():
         raise DataError(f"MNIST bundle not found at {path.name}. {RESTORE_HINT}")
-    if verify:
-        actual = sha256_of(path)
-        if actual != MNIST_SHA256:
-            raise DataError(
-                f"MNIST bundle {path.name} is corrupted or modified: sha256 {actual[:16]}... "
-                f"expected {MNIST_SHA256[:16]}... {RESTORE_HINT}"
-            )
+    actual = sha256_of(path) if verify else MNIST_SHA256
     try:
         with np.load(path, allow_pickle=False) as bundle:
-            raw = {key: bundle[key] for key in KEYS}
+            missing = [key for key in KEYS if key not in bundle.files]
+            raw = {} if missing else {key: bundle[key] for key in KEYS}
     except Exception as err:  # a damaged zip raises many different types
+        if actual != MNIST_SHA256:
+            raise _corrupted(path, actual) from err
         raise DataError(f"cannot read MNIST bundle {path.name}: {err}. {RESTORE_HINT}") from err
-    for key, shape in KEYS.items():
-        if raw[key].shape != shape:
-            raise DataError(f"{path.name}: {key} has shape {raw[key].shape}, expected {shape}")
+    if missing:
+        raise DataError(f"{path.name} is not an MNIST bundle: it has no {', '.join(missing)} "
+                        f"(expected the arrays {', '.join(KEYS)})")
+    official = all(raw[key].shape == shape for key, shape in KEYS.items())
+    if actual != MNIST_SHA256 and official:
+        raise _corrupted(path, actual)
+    _check_bundle_contents(raw, path.name)
     return raw
+
+
+def _corrupted(path: Path, actual: str) -> DataError:
+    return DataError(
+        f"MNIST bundle {path.name} is corrupted or modified: sha256 {actual[:16]}... "
+        f"expected {MNIST_SHA256[:16]}... {RESTORE_HINT}"
+    )
+
+
+def _check_bundle_contents(raw: dict[str, np.ndarray], name: str) -> None:
+    """Refuse what `load_mnist` would otherwise have to guess about (and could get wrong)."""
+    for split in ("train", "test"):
+        images, labels = raw[f"x_{split}"], raw[f"y_{split}"]
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
+            raise DataError(f"{name}: x_{split} has shape {images.shape}, expected (n, 28, 28) with n >= 1")
+        if images.dtype != np.uint8:
+            raise DataError(f"{name}: x_{split} has dtype {images.dtype}, expected uint8 pixels 0..255 "
+                            "(nnlib scales them to [0, 1] itself and will not guess another scale)")
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise DataError(f"{name}: y_{split} has shape {labels.shape}, expected ({len(images)},), "
+                            f"one label per image of x_{split}")
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise DataError(f"{name}: y_{split} has dtype {labels.dtype}, expected integer labels 0..9")
+        if labels.min() < 0 or labels.max() > 9:
+            raise DataError(f"{name}: y_{split} holds labels {labels.min()}..{labels.max()}, expected 0..9")
 
 
 def scale_images(images: np.ndarray) -> np.ndarray:
@@ -78,22 +113,40 @@ def scale_images(images: np.ndarray) -> np.ndarray:
 
     Converts to float32 first and scales in place: `images / 255.0` would make
     a float64 copy of the whole set (twice the memory, ~450 MB for MNIST).
+    Only uint8 is accepted: floats may already be scaled (dividing again would
+    shrink them to [0, 0.004]) and other integer types have other ranges.
     """
+    if not isinstance(images, np.ndarray) or images.ndim < 2:
+        raise ValueError(f"scale_images: expected a uint8 array of images (n, height, width), "
+                         f"got {type(images).__name__} {getattr(images, 'shape', '')}")
+    if images.dtype != np.uint8:
+        already = " (float images may already be in [0, 1]; they need no scaling)" \
+            if images.dtype.kind == "f" else ""
+        raise ValueError(f"scale_images: expected uint8 pixels 0..255, got dtype {images.dtype}{already}")
     flat = images.reshape(len(images), -1).astype(np.float32)
     flat *= 1.0 / 255.0
     return flat
 
 
 def load_mnist(
-    path: str | os.PathLike | None = None, validation: int = 10_000, verify: bool = True
+    path: str | os.PathLike | None = None, validation: int | None = None, verify: bool = True
 ) -> MNIST:
-    """Load, verify (sha256), scale and split the bundled MNIST. No network needed."""
+    """Load, verify (sha256), scale and split the bundled MNIST. No network needed.
+
+    `validation` images are split off the end of the training set: by default 10,000 of the
+    course's 60,000 (for a smaller bundle, one sixth of its training images).
+    """
     raw = load_raw(path, verify=verify)
-    if not 0 <= validation < 60_000:
-        raise ValueError(f"validation must be between 0 and 59,999 images, got {validation}")
+    total = len(raw["x_train"])
+    if validation is None:
+        validation = 10_000 if total == 60_000 else total // 6
+    validation = integer(validation, "validation (images split off for validation)", "load_mnist", minimum=0)
+    if validation >= total:
+        raise ValueError(f"load_mnist: validation must be below the {total:,} training images, "
+                         f"got {validation:,}")
     x = scale_images(raw["x_train"])
     y = raw["y_train"].astype(np.int64)
-    cut = 60_000 - validation
+    cut = total - validation
     return MNIST(
         x_train=x[:cut],
         y_train=y[:cut],
@@ -106,6 +159,7 @@ def load_mnist(
 
 def one_hot(labels: np.ndarray, classes: int = 10, dtype: np.dtype | type = np.float32) -> np.ndarray:
     """Labels `(n,)` -> one-hot `(n, classes)`."""
+    classes = integer(classes, "classes", "one_hot")
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"one_hot: expected a 1-D integer array, got {labels.dtype} {labels.shape}")
@@ -130,9 +184,10 @@ def minibatches(
     (copy it if you keep it).
     """
     if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} samples but y has {len(y)}; they must match")
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+        raise ValueError(f"minibatches: x has {len(x)} samples but y has {len(y)}; they must match")
+    batch_size = integer(batch_size, "batch_size", "minibatches")
+    if rng is not None:
+        generator(rng, "rng", "minibatches")
     order = rng.permutation(len(x)) if rng is not None else np.arange(len(x))
     x_buffer = np.empty((min(batch_size, len(x)), *x.shape[1:]), dtype=x.dtype)
     y_buffer = np.empty(min(batch_size, len(y)), dtype=y.dtype)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnlib.validation import generator, integer, probability
+
 
 class Parameter:
     """A trainable array and its gradient, of the same shape and dtype.
@@ -87,6 +89,23 @@ def check_input(x: np.ndarray, features: int | None, layer: str, dtype: np.dtype
         raise ValueError(f"{layer}: expected input of shape {wanted}, got {x.shape}{hint}")
 
 
+def check_finite(x: np.ndarray, what: str) -> None:
+    """Raise a `ValueError` if `x` holds NaN or inf (min and max propagate both; no temporary array)."""
+    if x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        raise ValueError(f"{what}: contains {bad} NaN or infinite values; expected finite numbers")
+
+
+def check_gradient(dy: np.ndarray, shape: tuple[int, ...], layer: str) -> None:
+    """Raise a `ValueError` unless the upstream gradient `dy` has `shape` (that of the forward output)."""
+    if not isinstance(dy, np.ndarray):
+        raise ValueError(f"{layer}.backward: expected dy as a NumPy array, got {type(dy).__name__}")
+    if dy.shape != shape:
+        raise ValueError(
+            f"{layer}.backward: expected dy of shape {shape} (the shape of the forward output), got {dy.shape}"
+        )
+
+
 class Linear:
     """Fully connected layer `y = x @ W + b`.
 
@@ -103,6 +122,12 @@ class Linear:
         dtype: np.dtype | type = np.float32,
         name: str = "Linear",
     ) -> None:
+        where = f"Linear({in_features!r}, {out_features!r})"
+        in_features = integer(in_features, "in_features", where)
+        out_features = integer(out_features, "out_features", where)
+        generator(rng, "rng", where)
+        if not np.issubdtype(np.dtype(dtype), np.floating):
+            raise ValueError(f"{where}: dtype must be a float type such as np.float32, got {np.dtype(dtype)}")
         std = np.sqrt(2.0 / in_features)
         weights = rng.standard_normal((in_features, out_features)) * std
         self.W = Parameter(weights.astype(dtype), name=f"{name}.W")
@@ -131,6 +156,7 @@ class Linear:
         """
         if self._x is None:
             raise RuntimeError(f"{self.name}: call forward before backward")
+        check_gradient(dy, (len(self._x), self.out_features), self.name)
         np.matmul(self._x.T, dy, out=self.W.grad)
         np.sum(dy, axis=0, out=self.b.grad)
         return dy @ self.W.value.T if need_input_grad else None
@@ -153,12 +179,15 @@ class ReLU:
         return []
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if not isinstance(x, np.ndarray):
+            raise ValueError(f"{self.name}: expected a NumPy array, got {type(x).__name__}")
         self._positive = x > 0
         return np.maximum(x, 0)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         if self._positive is None:
             raise RuntimeError(f"{self.name}: call forward before backward")
+        check_gradient(dy, self._positive.shape, self.name)
         return dy * self._positive
 
     def spec(self) -> dict:
@@ -178,10 +207,8 @@ class Dropout:
     """
 
     def __init__(self, p: float, rng: np.random.Generator, name: str = "Dropout") -> None:
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"{name}: drop probability p must be in [0, 1), got {p}")
-        self.p = float(p)
-        self.rng = rng
+        self.p = probability(p, "drop probability p", name)
+        self.rng = generator(rng, "rng (it draws the dropout masks)", name)
         self.name = name
         self.freeze_mask = False
         self.mask: np.ndarray | None = None
@@ -200,7 +227,10 @@ class Dropout:
         return x * self.mask
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        return dy if self.mask is None else dy * self.mask
+        if self.mask is None:
+            return dy
+        check_gradient(dy, self.mask.shape, self.name)
+        return dy * self.mask
 
     def spec(self) -> dict:
         return {"type": "Dropout", "p": self.p}

@@ -10,6 +10,18 @@ from collections.abc import Iterable
 import numpy as np
 
 from nnlib.layers import Parameter
+from nnlib.validation import real
+
+
+def check_logits(logits: np.ndarray, where: str) -> None:
+    """Raise a `ValueError` unless `logits` is a 2-D float array `(batch, classes)`."""
+    if not isinstance(logits, np.ndarray):
+        raise ValueError(f"{where}: expected logits as a NumPy array (batch, classes), got {type(logits).__name__}")
+    if logits.ndim != 2:
+        hint = "; for one sample use logits[None, :]" if logits.ndim == 1 else ""
+        raise ValueError(f"{where}: expected logits of shape (batch, classes), got shape {logits.shape}{hint}")
+    if not np.issubdtype(logits.dtype, np.floating):
+        raise ValueError(f"{where}: expected float logits, got dtype {logits.dtype}")
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -18,6 +30,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     Subtracting each row's maximum first changes nothing mathematically but
     keeps `exp` from overflowing for large logits.
     """
+    check_logits(logits, "softmax")
     shifted = logits - logits.max(axis=1, keepdims=True)
     exps = np.exp(shifted)
     exps /= exps.sum(axis=1, keepdims=True)
@@ -47,6 +60,7 @@ def check_labels(labels: np.ndarray, batch: int, classes: int) -> None:
 
 def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     """Mean cross-entropy `-(1/N) sum_i log softmax(logits)_i[labels_i]`."""
+    check_logits(logits, "cross_entropy")
     check_labels(labels, logits.shape[0], logits.shape[1])
     rows = np.arange(len(labels))
     return float(-log_softmax(logits)[rows, labels].mean())
@@ -65,6 +79,7 @@ class SoftmaxCrossEntropy:
         self._labels: np.ndarray | None = None
 
     def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
+        check_logits(logits, "SoftmaxCrossEntropy")
         check_labels(labels, logits.shape[0], logits.shape[1])
         log_probs = log_softmax(logits)
         self.probs = np.exp(log_probs)
@@ -83,18 +98,33 @@ class SoftmaxCrossEntropy:
 
 def l2_penalty(weights: Iterable[Parameter], lam: float) -> float:
     """`0.5 * lam * sum(W**2)` over the given weight matrices (pass weights only, not biases)."""
+    lam = real(lam, "lam (the L2 strength)", "l2_penalty", low=0.0)
     if lam == 0.0:
         return 0.0
-    total = sum(float(np.vdot(w.value, w.value)) for w in weights)
+    total = sum(float(np.vdot(w.value, w.value)) for w in _parameters(weights, "l2_penalty"))
     return 0.5 * float(lam) * total
 
 
 def add_l2_grad(weights: Iterable[Parameter], lam: float) -> None:
     """Add the penalty's gradient `lam * W` to each weight's `.grad`, in place."""
+    lam = real(lam, "lam (the L2 strength)", "add_l2_grad", low=0.0)
     if lam == 0.0:
         return
-    # A Python float keeps `lam * W` in W's dtype; a NumPy float64 (say from np.logspace)
-    # would make a float64 copy of every weight matrix, at every step.
-    lam = float(lam)
-    for w in weights:
+    # `real` returns a Python float, which keeps `lam * W` in W's dtype; a NumPy float64 (say from
+    # np.logspace) would make a float64 copy of every weight matrix, at every step.
+    for w in _parameters(weights, "add_l2_grad"):
         w.grad += lam * w.value
+
+
+def _parameters(weights: Iterable[Parameter], where: str) -> list[Parameter]:
+    """The weights as a list, or a clear error if they are not `Parameter`s (e.g. bare arrays)."""
+    try:
+        found = list(weights)
+    except TypeError:  # not iterable, e.g. one Parameter
+        found = None
+    if found is None or not all(isinstance(w, Parameter) for w in found):
+        raise ValueError(
+            f"{where}: weights must be a list of Parameters such as model.weights(), got "
+            f"{type(weights).__name__}" + ("" if found is None else " holding other things")
+        )
+    return found

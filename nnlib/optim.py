@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from nnlib.layers import Parameter, pack_parameters
+from nnlib.validation import integer, real
 
 FLUSH_EVERY = 20
 FLUSH_BELOW = 1e-20
@@ -39,11 +40,10 @@ class Optimizer:
     """Base class: holds the flat parameter/gradient vectors and the step count."""
 
     def __init__(self, params: list[Parameter], lr: float) -> None:
-        if not lr > 0:
-            raise ValueError(f"learning rate must be positive, got {lr}")
-        self.params = list(params)
+        where = type(self).__name__
+        self.params = _parameter_list(params, where)
+        self.lr = real(lr, "lr (the learning rate)", where, low=0.0, low_open=True)
         self.values, self.grads = pack_parameters(self.params)
-        self.lr = float(lr)
         self.steps = 0
 
     def zero_grad(self) -> None:
@@ -62,6 +62,23 @@ class Optimizer:
         return []
 
 
+def _parameter_list(params: object, where: str) -> list[Parameter]:
+    """`params` as a list of `Parameter`s, or an error naming what came instead (a model, the
+    method `model.parameters` without its call, bare arrays)."""
+    hint = ""
+    if callable(params):
+        hint = ": call it, model.parameters()"
+    elif hasattr(params, "parameters"):
+        hint = ": pass model.parameters(), not the model itself"
+    found = list(params) if isinstance(params, list | tuple) else None
+    if found is None or not found or not all(isinstance(p, Parameter) for p in found):
+        what = type(params).__name__ if found is None else (
+            f"a {type(params).__name__} of {len(found)} items" + (" (not all Parameters)" if found else ""))
+        raise ValueError(f"{where}: params must be a non-empty list of Parameters such as "
+                         f"model.parameters(), got {what}{hint}")
+    return found
+
+
 class SGD(Optimizer):
     """SGD with optional momentum (PyTorch's form):
 
@@ -73,9 +90,7 @@ class SGD(Optimizer):
 
     def __init__(self, params: list[Parameter], lr: float, momentum: float = 0.0) -> None:
         super().__init__(params, lr)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        self.momentum = float(momentum)
+        self.momentum = real(momentum, "momentum", "SGD", 0.0, 1.0, high_open=True)
         self.velocity = np.zeros_like(self.values) if momentum else None
 
     def _update(self, lr: float) -> None:
@@ -105,10 +120,12 @@ class Adam(Optimizer):
         eps: float = 1e-8,
     ) -> None:
         super().__init__(params, lr)
-        beta1, beta2 = betas
-        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
-            raise ValueError(f"betas must be in [0, 1), got {betas}")
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.beta1 = real(betas[0], "betas[0] (beta1)", "Adam", 0.0, 1.0, high_open=True)
+        self.beta2 = real(betas[1], "betas[1] (beta2)", "Adam", 0.0, 1.0, high_open=True)
+        # eps > 0 keeps the step finite where v is 0 (a unit that never got a gradient)
+        self.eps = real(eps, "eps", "Adam", low=0.0, low_open=True)
         self.m = np.zeros_like(self.values)
         self.v = np.zeros_like(self.values)
         self._scratch = np.empty_like(self.values)
@@ -140,6 +157,7 @@ Schedule = Callable[[int], float]
 
 def constant_schedule(lr: float) -> Schedule:
     """The same learning rate at every step."""
+    lr = real(lr, "lr", "constant_schedule", low=0.0, low_open=True)
     return lambda step: lr
 
 
@@ -149,8 +167,9 @@ def cosine_schedule(lr: float, total_steps: int, final_lr: float = 0.0) -> Sched
     Large steps early explore; small steps late settle into a minimum, which
     is worth a few tenths of a percent of test accuracy here.
     """
-    if total_steps <= 0:
-        raise ValueError(f"total_steps must be positive, got {total_steps}")
+    lr = real(lr, "lr", "cosine_schedule", low=0.0, low_open=True)
+    total_steps = integer(total_steps, "total_steps", "cosine_schedule")
+    final_lr = real(final_lr, "final_lr", "cosine_schedule", low=0.0, high=lr)
 
     def at(step: int) -> float:
         progress = min(step, total_steps) / total_steps
@@ -161,6 +180,7 @@ def cosine_schedule(lr: float, total_steps: int, final_lr: float = 0.0) -> Sched
 
 def step_schedule(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     """Multiply the learning rate by `gamma` every `step_size` steps."""
-    if step_size <= 0:
-        raise ValueError(f"step_size must be positive, got {step_size}")
+    lr = real(lr, "lr", "step_schedule", low=0.0, low_open=True)
+    step_size = integer(step_size, "step_size", "step_schedule")
+    gamma = real(gamma, "gamma (the factor per step_size steps)", "step_schedule", low=0.0, low_open=True)
     return lambda step: lr * gamma ** (step // step_size)

@@ -79,15 +79,28 @@ def test_unreadable_bundle_without_checksum_is_still_a_data_error(corrupted_bund
         load_raw(corrupted_bundle, verify=False)
 
 
-def test_bundle_with_wrong_shapes_is_a_data_error(tmp_path):
+def test_bundle_with_wrong_image_shapes_is_a_data_error(tmp_path):
     path = tmp_path / "small.npz"
     np.savez(
         path,
-        x_train=np.zeros((10, 28, 28), np.uint8), y_train=np.zeros(10, np.uint8),
+        x_train=np.zeros((10, 28, 27), np.uint8), y_train=np.zeros(10, np.uint8),
         x_test=np.zeros((10, 28, 28), np.uint8), y_test=np.zeros(10, np.uint8),
     )
-    with pytest.raises(DataError, match=r"x_train has shape \(10, 28, 28\), expected \(60000, 28, 28\)"):
+    with pytest.raises(DataError, match=r"x_train has shape \(10, 28, 27\), expected \(n, 28, 28\)"):
         load_raw(path, verify=False)
+
+
+def test_a_smaller_bundle_in_the_same_format_loads_without_the_checksum(tmp_path):
+    """A subset (e.g. for a quick run with --data) cannot match the course's sha256."""
+    path = tmp_path / "small.npz"
+    np.savez(
+        path,
+        x_train=np.full((12, 28, 28), 255, np.uint8), y_train=np.arange(12, dtype=np.uint8) % 10,
+        x_test=np.zeros((4, 28, 28), np.uint8), y_test=np.zeros(4, np.uint8),
+    )
+    data = load_mnist(path)
+    assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (10, 2, 4)
+    assert data.x_train.dtype == np.float32 and data.x_train.max() == 1.0
 
 
 # --- one_hot -------------------------------------------------------------------

@@ -187,7 +187,7 @@ def test_truncated_file_is_a_value_error(tmp_path, keep):
     save_model(small_model(), path)
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
-    with pytest.raises(ValueError, match="not a readable nnlib model file"):
+    with pytest.raises(ValueError, match="not a valid nnlib model file"):
         load_model(path)
 
 
