@@ -9,14 +9,21 @@ export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv run test test-browser lab notebooks exercises bench lint clean
+# The course's JupyterLab settings (no "Jupyter news?" prompt): see jupyter-config/README.md.
+LAB_CONFIG := JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))"
+# JupyterLab refuses to start as root (containers, lab images) unless told.
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: help venv run reference test test-oldest test-browser lab notebooks exercises bench lint clean
 
 help:
-	@echo "make run         set up .venv and train SGD, SGD+momentum, Adam; print the results table"
+	@echo "make run         set up .venv and train SGD, SGD+momentum, Adam; print the results table (runs/reproduce/)"
 	@echo "make test        set up .venv and run every test (unit tests, notebooks, exercises)"
-	@echo "make lab         open JupyterLab on the lessons"
+	@echo "make lab         open JupyterLab in the repository (lessons in notebooks/, student versions in exercises/)"
 	@echo "make notebooks   re-execute the lessons in place (stored outputs)"
-	@echo "make exercises   regenerate the student notebooks from the lessons"
+	@echo "make exercises   regenerate the student notebooks from the lessons (FORCE=1: even changed ones)"
+	@echo "make reference   maintainers: regenerate the committed reference run in results/"
+	@echo "make test-oldest unit tests and lessons with the oldest versions requirements.txt allows (.venv-oldest)"
 	@echo "make test-browser  run the lessons in JupyterLab in headless Chromium (installs chromium)"
 	@echo "make bench       time nnlib against PyTorch (installs torch==2.13.0 into .venv)"
 
@@ -31,14 +38,21 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
+# Outputs go to the ignored runs/ folder: a learner's run never changes a tracked file.
+# EPOCHS=2 for a short run (CI); the README's table is the committed reference in results/.
 run: $(STAMP)
-	$(PY) -m nnlib reproduce
+	$(PY) -m nnlib reproduce --out runs/reproduce $(if $(EPOCHS),--epochs $(EPOCHS))
+
+# Maintainers only: the committed reference run that the README's table must match (tests/test_readme.py).
+reference: $(STAMP)
+	$(PY) -m nnlib reproduce --out results
 
 test: $(STAMP)
 	$(PY) -m pytest
 
+# The repository root, so the file browser reaches notebooks/ and exercises/; opens on lesson 00.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(LAB_CONFIG) $(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(ALLOW_ROOT) notebooks/00_start_here.ipynb
 
 notebooks: $(STAMP)
 	$(PY) -m nnlib.notebook_tools execute notebooks/*.ipynb
@@ -47,7 +61,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check nnlib tests benchmarks
 
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) $(OLDEST) runs .pytest_cache
 
 # Refuses (and changes nothing) when a student notebook differs from what it last wrote;
 # FORCE=1 discards such changes.

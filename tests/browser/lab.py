@@ -14,15 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# Settings a learner would not notice, set so the test sees every cell and no pop-ups.
+ROOT = Path(__file__).resolve().parents[2]
+# The course's own settings (no "Jupyter news?" prompt), as `make lab` and Binder use them.
+COURSE_CONFIG = ROOT / "jupyter-config"
+# A setting a learner would not notice, set so the test sees every cell: render every cell
+# (JupyterLab 4 otherwise virtualises cells that are out of view).
 SETTINGS = {
-    # Render every cell (JupyterLab 4 otherwise virtualises cells that are out of view).
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-    # No "get notified about Jupyter news?" pop-up, no update check (the network is closed).
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-    },
 }
 
 
@@ -45,6 +43,7 @@ def jupyter_lab(root: Path, scratch: Path) -> Iterator[str]:
         JUPYTER_RUNTIME_DIR=str(scratch / "runtime"),
         JUPYTERLAB_SETTINGS_DIR=str(scratch / "settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(scratch / "workspaces"),
+        JUPYTER_CONFIG_PATH=str(COURSE_CONFIG),
     )
     env.pop("MPLBACKEND", None)  # the kernels must use the inline backend, as for a learner
     port = free_port()
@@ -60,7 +59,7 @@ def jupyter_lab(root: Path, scratch: Path) -> Iterator[str]:
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base, server, scratch / "jupyterlab.log")
+        wait_until_up(base, server, scratch / "jupyterlab.log")
         yield base
     finally:
         server.terminate()
@@ -72,7 +71,7 @@ def jupyter_lab(root: Path, scratch: Path) -> Iterator[str]:
         log.close()
 
 
-def _wait_until_up(base: str, server: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+def wait_until_up(base: str, server: subprocess.Popen, log: Path, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:

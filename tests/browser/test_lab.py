@@ -37,6 +37,8 @@ NOTEBOOKS.append("exercises/00_start_here.ipynb")
 RUN_TIMEOUT = 420  # seconds for one notebook's Run All (07 trains three networks)
 TRAINING_CALLS = re.compile(r"\b(fit|train_run)\(")
 NUMBERED_PROMPT = re.compile(r"^\[\d+\]:?$")
+# The pop-up of a fresh JupyterLab workspace that jupyter-config/ switches off.
+NEWS_PROMPT = re.compile("official Jupyter news")
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +151,7 @@ def test_run_all_in_jupyterlab(lab, browser, relative):
         page.get_by_text(re.compile(r"\| Idle$")).first.wait_for(timeout=90_000)
         expect_progress = bool(TRAINING_CALLS.search(code)) and "progress=False" not in code
         saw_progress = run_all(page, expect_progress)
+        assert page.get_by_text(NEWS_PROMPT).count() == 0, "JupyterLab asks about Jupyter news"
         page.screenshot(path=f"{prefix}-end.png")
 
         notebook = visible_notebook(page)
