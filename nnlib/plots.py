@@ -147,12 +147,76 @@ def _hide_ticks(ax: Axes) -> None:
 
 
 class LessonFigure(Figure):
-    """A matplotlib `Figure` that Jupyter shows as a PNG on its own, without pyplot."""
+    """A matplotlib `Figure` that Jupyter shows as a PNG on its own, without pyplot, with alt text.
+
+    The PNG has a white background (legible on a dark page too) and carries a short text
+    description as output metadata, `{"image/png": {"alt": ...}}`: the place where nbconvert's
+    HTML export and the course site look for an image's alternative text. `description`, when a
+    plot function sets it, replaces the description generated from the titles and axis labels.
+    """
+
+    description: str | None = None
+
+    @property
+    def alt_text(self) -> str:
+        return self.description or describe_figure(self)
 
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
-        self.savefig(buffer, format="png", bbox_inches="tight")
+        self.savefig(buffer, format="png", bbox_inches="tight", facecolor="white")
         return buffer.getvalue()
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> tuple[dict, dict]:
+        """What `display(fig)` and a cell's result store: the PNG and its alt text."""
+        return {"image/png": self._repr_png_()}, {"image/png": {"alt": self.alt_text}}
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _panel_kind(ax: Axes) -> str:
+    if ax.images:
+        return "image"
+    if ax.containers or any(isinstance(patch, Rectangle) for patch in ax.patches):
+        return "bar chart"
+    return "line chart" if ax.lines else "chart"
+
+
+def _describe_panel(ax: Axes) -> str:
+    """'Loss, a line chart of cross-entropy loss against epoch', or 'label 5, an image'."""
+    kind, title = _panel_kind(ax), _clean(ax.get_title())
+    xlabel, ylabel = _clean(ax.get_xlabel()), _clean(ax.get_ylabel())
+    if ylabel and xlabel:
+        what = f"{kind} of {ylabel} against {xlabel}" if kind != "image" else f"image, {ylabel} by {xlabel}"
+    else:
+        what = kind
+    article = "an" if what[0] in "aeiou" else "a"
+    return f"{title}, {article} {what}" if title else f"{article} {what}"
+
+
+def describe_figure(fig: Figure, max_panels: int = 30) -> str:
+    """A short description of a figure for its alt text, from its title and its panels' titles and
+    axis labels, e.g. 'Learning curves. 2 panels: Loss, a line chart of ...; Accuracy, a line chart
+    of ...', or for a grid of images 'MNIST digits. 20 images: label 5, label 0, ...'.
+    Colour bars and empty panels are left out; past `max_panels` panels the rest are counted."""
+    suptitle = _clean(fig._suptitle.get_text()) if fig._suptitle is not None else ""
+    head = f"{suptitle}. " if suptitle else ""
+    panels = [ax for ax in fig.axes
+              if ax.get_label() != "<colorbar>" and (ax.axison or ax.images or ax.lines or ax.patches)]
+    if not panels:
+        return suptitle or "A figure"
+    if len(panels) > 1 and all(_panel_kind(ax) == "image" for ax in panels):
+        titles = [_clean(ax.get_title()) for ax in panels[:max_panels]]
+        listed = ", ".join(title for title in titles if title)
+        more = f", and {len(panels) - max_panels} more" if len(panels) > max_panels else ""
+        return f"{head}{len(panels)} images" + (f": {listed}{more}." if listed else ".")
+    described = [_describe_panel(ax) for ax in panels[:max_panels]]
+    if len(panels) > max_panels:
+        described.append(f"and {len(panels) - max_panels} more")
+    if len(panels) == 1:
+        return f"{head}{described[0][0].upper()}{described[0][1:]}."
+    return f"{head}{len(panels)} panels: " + "; ".join(described) + "."
 
 
 def _subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], layout: str | None = None,
@@ -573,6 +637,9 @@ def confusion_matrix(
     ax.set_yticks(range(classes), names)
     ax.set(xlabel="predicted label", ylabel="true label", title=title)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="number of mistakes (off-diagonal)")
+    fig.description = (f"{title}: a {classes}×{classes} table of counts, true label by predicted label; "
+                       f"{int(np.trace(matrix)):,} correct on the diagonal, "
+                       f"{int(matrix.sum() - np.trace(matrix)):,} mistakes off it, coloured by their number.")
     return _finished(fig)
 
 
