@@ -14,6 +14,7 @@ from nnlib.data import MNIST
 from nnlib.network import Sequential, mlp
 from nnlib.optim import SGD, Adam, Optimizer, constant_schedule, cosine_schedule
 from nnlib.train import History, evaluate, fit
+from nnlib.validation import integer, probability, real
 
 COURSE_SIZES = (784, 128, 64, 10)
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -41,6 +42,25 @@ class RunConfig:
     schedule: str = "cosine"  # "cosine" (to zero) or "constant"
     seed: int = 1
 
+    def __post_init__(self) -> None:
+        """Refuse settings that would train something else than they say (a recorded momentum that
+        plain SGD ignores, a negative dropout that acts as none, ...)."""
+        where = f"run {self.name!r}"
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"{where}: optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        real(self.lr, "lr", where, low=0.0, low_open=True)
+        probability(self.dropout, "dropout", where)
+        real(self.l2, "l2", where, low=0.0)
+        real(self.momentum, "momentum", where, 0.0, 1.0, high_open=True)
+        if self.momentum and self.optimizer != "momentum":
+            raise ValueError(f"{where}: momentum {self.momentum:g} is only used by the optimizer 'momentum', "
+                             f"not {self.optimizer!r}")
+        integer(self.epochs, "epochs", where)
+        integer(self.batch_size, "batch_size", where)
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"{where}: schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        integer(self.seed, "seed", where, minimum=0)
+
 
 COURSE_RUNS = (
     RunConfig("SGD", "sgd", lr=0.5, dropout=0.05, l2=5e-4),
@@ -60,9 +80,15 @@ class RunResult:
     test_acc: float
     seconds: float
 
+    @property
+    def partial(self) -> bool:
+        """True if the run stopped early (interrupted): fewer epochs than its config asks for."""
+        return self.history.interrupted or self.history.epochs < self.config.epochs
+
     def summary(self) -> dict:
         row = {k: v for k, v in asdict(self).items() if k not in ("history", "model", "config")}
-        return {"config": asdict(self.config), **row, "history": self.history.to_dict()}
+        return {"config": asdict(self.config), **row, "partial": self.partial,
+                "epochs_completed": self.history.epochs, "history": self.history.to_dict()}
 
 
 def make_optimizer(config: RunConfig, model: Sequential) -> Optimizer:
@@ -75,7 +101,11 @@ def make_optimizer(config: RunConfig, model: Sequential) -> Optimizer:
 
 
 def train_run(config: RunConfig, data: MNIST, progress: bool = True) -> RunResult:
-    """Train the course network with `config` on `data` and evaluate it on every split."""
+    """Train the course network with `config` on `data` and evaluate it on every split.
+
+    Ctrl-C during training stops it (see `fit`); the model is then evaluated as it is, and the
+    result says so: `result.partial` and `result.history.interrupted` are True.
+    """
     rng = np.random.default_rng(config.seed)
     model = mlp(COURSE_SIZES, config.dropout, rng)
     optimizer = make_optimizer(config, model)
@@ -102,14 +132,29 @@ def with_overrides(config: RunConfig, **changes) -> RunConfig:
 
 
 def results_table(results: list[RunResult]) -> str:
-    """The original project's table, plus test accuracy and training time (markdown)."""
-    lines = [
+    """The original project's table, plus test accuracy and training time (markdown).
+
+    A run that stopped early is marked PARTIAL in its row, with the epochs it completed, and a
+    notice above the table says the table is not a complete result.
+    """
+    partial = [r for r in results if r.partial]
+    lines = []
+    if partial:
+        lines += [f"**PARTIAL RESULT: {len(partial)} of {len(results)} runs stopped early (interrupted); "
+                  "their numbers are not comparable with complete runs.**", ""]
+    lines += [
         "| Optimizer | Train Acc | Val Acc | Val Loss | Test Acc | Time |",
         "|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r.config.name} | {r.train_acc:.2%} | {r.val_acc:.2%} | {r.val_loss:.4f} "
+            f"| {r.config.name}{_partial_mark(r)} | {r.train_acc:.2%} | {r.val_acc:.2%} | {r.val_loss:.4f} "
             f"| {r.test_acc:.2%} | {r.seconds:.1f} s |"
         )
     return "\n".join(lines)
+
+
+def _partial_mark(result: RunResult) -> str:
+    if not result.partial:
+        return ""
+    return f" (PARTIAL: {result.history.epochs} of {result.config.epochs} epochs)"

@@ -21,6 +21,7 @@ from nnlib.layers import Parameter, check_input
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, check_labels, cross_entropy, l2_penalty
 from nnlib.network import Sequential
 from nnlib.optim import Optimizer, Schedule
+from nnlib.validation import generator, integer, real
 
 
 @dataclass
@@ -41,6 +42,23 @@ class History:
     def epochs(self) -> int:
         return len(self.train_loss)
 
+    @property
+    def interrupted(self) -> bool:
+        """True if Ctrl-C (or the CLI's SIGTERM) stopped the run: fewer epochs than asked for."""
+        return self.stopped == "interrupted"
+
+    @property
+    def diverged(self) -> bool:
+        """True if the run stopped because the loss became NaN, infinite or huge."""
+        return self.stopped == "diverged"
+
+    def _drop_incomplete_epoch(self) -> None:
+        """Keep only whole epochs: `epoch_time` is recorded last, so it counts them. An interrupt
+        between two appends would otherwise leave lists of different lengths (unplottable)."""
+        complete = len(self.epoch_time)
+        for values in (self.train_loss, self.train_acc, self.lr, self.val_loss, self.val_acc):
+            del values[complete:]
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -49,7 +67,11 @@ class History:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
-        return cls(**json.loads(Path(path).read_text()))
+        data = json.loads(Path(path).read_text())
+        try:
+            return cls(**data)
+        except TypeError as err:
+            raise ValueError(f"{path} is not a saved History (keys {sorted(data)[:8]}): {err}") from None
 
 
 L2Penalty = Callable[[Iterable[Parameter], float], float]  # (weights, lam) -> 0.5 * lam * sum(W**2)
@@ -79,18 +101,43 @@ def lesson_epochs(full: int) -> int:
 DIVERGED_LOSS = 1e4
 
 
-class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite. `.history` holds the epochs completed before."""
+# Inputs whose magnitude exceeds this are far outside the [0, 1] the course network expects.
+INPUT_SCALE_LIMIT = 10.0
+HISTORY_NOTE = "The history of the completed epochs is in this error's .history."
 
-    def __init__(self, message: str, history: History) -> None:
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite. `.history` holds the epochs completed before;
+    `.reason` is the message without the note about `.history` (for the command line)."""
+
+    def __init__(self, message: str, history: History, reason: str | None = None) -> None:
         super().__init__(message)
         self.history = history
+        self.reason = reason if reason is not None else message
+
+
+def _divergence(loss: float, data_loss: float, penalty: float, l2: float, lr: float, epoch: int,
+                input_scale: float) -> str:
+    """Why the loss blew up, as far as can be told: the inputs' scale, L2, or the learning rate."""
+    causes = []
+    if input_scale > INPUT_SCALE_LIMIT:
+        causes.append(f"the inputs reach {input_scale:g}, far outside the [0, 1] this network is made for: "
+                      "scale them first (uint8 pixels: nnlib.data.scale_images divides by 255)")
+    if l2 > 0 and (not math.isfinite(penalty) or penalty > max(data_loss, 1.0) or lr * l2 >= 1.0):
+        causes.append(f"l2 = {l2:g} is too strong (its penalty is {penalty:.3g}, the data loss "
+                      f"{data_loss:.3g}; each step scales the weights by 1 - lr*l2 = {1 - lr * l2:.3g}): "
+                      "the course uses l2 around 1e-4")
+    if not causes:
+        causes.append("try a smaller learning rate")
+    return (f"the training loss became {loss:.4g} in epoch {epoch} (learning rate {lr:g}); "
+            + "; ".join(causes) + ".")
 
 
 def evaluate(
     model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 10_000
 ) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of `model` on `(x, y)`, in evaluation mode."""
+    batch_size = integer(batch_size, "batch_size", "evaluate")
     _check_dataset(model, x, y, "evaluate")
     loss_sum, correct = 0.0, 0
     for start in range(0, len(x), batch_size):
@@ -106,7 +153,10 @@ def predict(model: Sequential, x: np.ndarray) -> np.ndarray:
     return model.predict(x)
 
 
-def _check_dataset(model: Sequential, x: np.ndarray, y: np.ndarray, where: str) -> None:
+def _check_dataset(model: Sequential, x: np.ndarray, y: np.ndarray, where: str) -> float:
+    """Check a dataset against the model; return the largest magnitude among the inputs."""
+    if not isinstance(model, Sequential):
+        raise ValueError(f"{where}: model must be a Sequential such as nnlib.mlp(...), got {type(model).__name__}")
     check_input(x, model.in_features, f"{where}: x", model.dtype)
     if len(x) == 0:
         raise ValueError(f"{where}: got an empty dataset")
@@ -117,9 +167,32 @@ def _check_dataset(model: Sequential, x: np.ndarray, y: np.ndarray, where: str) 
         check_labels(np.asarray(y), len(x), classes)
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from None
-    # In chunks: a boolean mask of the whole training set would cost ~40 MB at once.
-    if not all(np.isfinite(x[i : i + 8192]).all() for i in range(0, len(x), 8192)):
+    # min and max propagate NaN and show inf, without a boolean mask of the whole set (~40 MB).
+    low, high = float(x.min()), float(x.max())
+    if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError(f"{where}: x contains NaN or infinite values")
+    return max(abs(low), abs(high))
+
+
+def _check_optimizer(model: Sequential, optimizer: Optimizer) -> None:
+    """The optimizer must update this model's parameters: one built on an earlier model (a notebook's
+    model cell re-run, the optimizer cell not) would train nothing here, silently."""
+    if not callable(getattr(optimizer, "step", None)):
+        raise ValueError("fit: optimizer must be an optimizer such as SGD(model.parameters(), lr=0.1), "
+                         f"got {type(optimizer).__name__}")
+    params = getattr(optimizer, "params", None)
+    if params is None:  # another optimizer class: nothing to compare
+        return
+    own = {id(p) for p in model.parameters()}
+    foreign = [p for p in params if id(p) not in own]
+    if foreign:
+        name = type(optimizer).__name__
+        raise ValueError(
+            f"fit: the optimizer was built on another model's parameters ({len(foreign)} of its {len(params)} "
+            f"are not this model's, e.g. {foreign[0].name or 'a Parameter'}), so training would change "
+            f"nothing here; build it from this model: {name}(model.parameters(), ...) (in a notebook, "
+            "re-run the optimizer cell after the model cell)"
+        )
 
 
 def fit(
@@ -145,8 +218,9 @@ def fit(
     - `rng` shuffles the batches (dropout masks come from the model's own rng).
     - `l2` adds `0.5 * l2 * sum(W**2)` over the weight matrices.
     - `schedule(step) -> lr` sets the learning rate before every step.
-    - Ctrl-C stops cleanly after the current batch and returns the history so
-      far (`history.stopped == "interrupted"`).
+    - Ctrl-C stops cleanly after the current batch and returns the history of
+      the complete epochs (`history.interrupted` is True; an epoch's metrics are
+      recorded all together or not at all).
     - A NaN/inf loss raises `TrainingDiverged` at once; its `.history` keeps
       the completed epochs.
     - Pass an existing `history` to continue it.
@@ -154,13 +228,21 @@ def fit(
       `(l2_penalty, add_l2_grad)`) can be swapped for other implementations with the same
       interface: `nnlib.assemble` passes the learner's own here.
     """
-    _check_dataset(model, x_train, y_train, "fit")
+    epochs = integer(epochs, "epochs", "fit", minimum=0)
+    batch_size = integer(batch_size, "batch_size", "fit")
+    generator(rng, "rng (it shuffles the batches every epoch)", "fit")
+    l2 = real(l2, "l2 (the L2 strength)", "fit", low=0.0)
+    if schedule is not None and not callable(schedule):
+        raise ValueError(f"fit: schedule must be a function step -> lr such as cosine_schedule(0.1, steps), "
+                         f"got {type(schedule).__name__}")
+    if history is not None and not isinstance(history, History):
+        raise ValueError(f"fit: history must be a History to continue, got {type(history).__name__}")
+    input_scale = _check_dataset(model, x_train, y_train, "fit")
     if (x_val is None) != (y_val is None):
         raise ValueError("fit: give both x_val and y_val, or neither")
     if x_val is not None:
         _check_dataset(model, x_val, y_val, "fit (validation)")
-    if epochs < 0:
-        raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+    _check_optimizer(model, optimizer)
     history = history if history is not None else History()
     loss_fn = loss_fn if loss_fn is not None else SoftmaxCrossEntropy()
     penalty_of, add_penalty_grad = l2_functions
@@ -174,14 +256,13 @@ def fit(
                 if schedule is not None:
                     optimizer.lr = schedule(optimizer.steps)
                 logits = model.forward(xb, training=True)
-                loss = loss_fn.forward(logits, yb) + penalty_of(weights, l2)
+                data_loss = loss_fn.forward(logits, yb)
+                penalty = penalty_of(weights, l2)
+                loss = data_loss + penalty
                 if not math.isfinite(loss) or loss > DIVERGED_LOSS:
-                    raise TrainingDiverged(
-                        f"the training loss became {loss} in epoch {history.epochs + 1} "
-                        f"(learning rate {optimizer.lr:g}); try a smaller learning rate. "
-                        "The history of the completed epochs is in this error's .history.",
-                        history,
-                    )
+                    reason = _divergence(loss, data_loss, penalty, l2, float(optimizer.lr),
+                                         history.epochs + 1, input_scale)
+                    raise TrainingDiverged(f"{reason} {HISTORY_NOTE}", history, reason)
                 model.backward(loss_fn.backward(), need_input_grad=False)
                 add_penalty_grad(weights, l2)
                 optimizer.step()
@@ -199,9 +280,12 @@ def fit(
                 bar.set_postfix_str(_summary(history), refresh=False)
                 bar.update(1)
     except KeyboardInterrupt:
+        history._drop_incomplete_epoch()
         history.stopped = "interrupted"
-        print(f"Training interrupted after {history.epochs} complete epochs; returning the history so far.")
+        print(f"Training interrupted after {history.epochs} complete epochs; returning the history so far "
+              "(history.interrupted is True).")
     except TrainingDiverged:
+        history._drop_incomplete_epoch()
         history.stopped = "diverged"
         raise
     finally:
