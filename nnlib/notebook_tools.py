@@ -33,6 +33,7 @@ from pathlib import Path
 import nbformat
 
 from nnlib.files import atomic_write
+from nnlib.grading.metadata import apply_metadata, cell_metadata, mark_lesson
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -117,6 +118,7 @@ def execute(path: Path, timeout: int = TIMEOUT_SECONDS) -> None:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
+    mark_lesson(nb, path.name)  # nbgrader metadata from the solution markers (fails early if malformed)
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
@@ -166,6 +168,7 @@ def strip_solutions(source: str, where: str = "cell") -> str:
 def student_version(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
     """A copy of lesson `nb` with solutions stubbed and all outputs cleared."""
     student = copy.deepcopy(nb)
+    apply_metadata(student, cell_metadata(nb, name), student=True)  # gradable as handed out
     for index, cell in enumerate(student.cells):
         if cell.cell_type == "code":
             cell.source = strip_solutions(cell.source, f"{name}, cell {index}")

@@ -68,9 +68,9 @@ def test_planted_marker_never_reaches_the_student(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell(
-            f"def f(x):\n    {BEGIN_SOLUTION}\n    return x  # {MARKER}\n    {END_SOLUTION}"
-        ),
-        nbformat.v4.new_code_cell("checks.f(f)"),
+            f"def relu(x):\n    {BEGIN_SOLUTION}\n    return x  # {MARKER}\n    {END_SOLUTION}"
+        ),  # an exercise name with points (nnlib/grading/points.py): the metadata needs them
+        nbformat.v4.new_code_cell("checks.relu(relu)"),
     ]
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", text=f"{MARKER}\n")]
     nbformat.write(nb, lessons / "99_test.ipynb")
@@ -79,7 +79,7 @@ def test_planted_marker_never_reaches_the_student(tmp_path):
     assert MARKER not in text
     student = nbformat.read(written, as_version=4)
     code = [c.source for c in student.cells if c.cell_type == "code"]
-    assert code == ["def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()", "checks.f(f)"]
+    assert code == ["def relu(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()", "checks.relu(relu)"]
 
 
 def test_lessons_exist():
@@ -121,7 +121,8 @@ def make_lesson(folder: Path, body: str = "return x") -> Path:
     """A one-exercise lesson in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(f"def f(x):\n    {BEGIN_SOLUTION}\n    {body}\n    {END_SOLUTION}")]
+    nb.cells = [nbformat.v4.new_code_cell(f"def relu(x):\n    {BEGIN_SOLUTION}\n    {body}\n    {END_SOLUTION}"),
+                nbformat.v4.new_code_cell("checks.relu(relu)")]  # an exercise needs its check and points
     path = folder / "99_lesson.ipynb"
     nbformat.write(nb, path)
     return path

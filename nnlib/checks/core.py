@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-# Set to 1 when grading (e.g. nbgrader autograde): a not-implemented exercise then fails its check.
-STRICT_VARIABLE = "NNLIB_STRICT_CHECKS"
+from nnlib.checks import grading
+from nnlib.checks.grading import STRICT_VARIABLE  # noqa: F401  (re-exported by nnlib.checks)
 
 Hint = Callable[[np.ndarray, np.ndarray], str | None]
 
@@ -38,13 +37,18 @@ def checker(name: str) -> Callable[[Callable[..., str]], Callable[..., None]]:
 
     def wrap(check: Callable[..., str]) -> Callable[..., None]:
         @functools.wraps(check)
-        def run(fn: Callable, *args: Any, **kwargs: Any) -> None:
+        def run(fn: Callable, *args: Any, demonstration: bool = False, **kwargs: Any) -> None:
+            # demonstration=True: a lesson shows what a check prints; never graded (see checks.grading)
             if not callable(fn):
                 raise CheckFailed(f"{name}: expected your function, got {type(fn).__name__}")
+            graded = grading.grading_mode() and not demonstration
             try:
-                passed = check(fn, *args, **kwargs)
+                if graded:
+                    passed = grading.run_check(name, check, CheckFailed, fn, *args, **kwargs)
+                else:
+                    passed = check(fn, *args, **kwargs)
             except _NotImplementedYet:
-                if os.environ.get(STRICT_VARIABLE) == "1":  # grading: unanswered counts as failed
+                if graded:  # grading: unanswered counts as failed
                     raise CheckFailed(f"{name}: not implemented") from None
                 print(f"⏳ {name}: not implemented yet (the cell above still raises NotImplementedError); "
                       "fill it in, then run this check again")
@@ -156,7 +160,7 @@ def hint_scaled(factor: float, cause: str) -> Hint:
 
 def _cases(seed: int = 0) -> np.random.Generator:
     """The generator every checker draws its inputs from: the same cases every run."""
-    return np.random.default_rng(seed)
+    return np.random.default_rng(seed + grading.seed_offset())  # other seeds in hidden rounds
 
 
 def _hint_matches(alternative: Callable[[], np.ndarray], message: str) -> Hint:

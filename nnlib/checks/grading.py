@@ -1,0 +1,157 @@
+"""Grading mode of the checkers: stricter, with hidden cases and a guard against borrowed answers.
+
+nbgrader sets `NBGRADER_EXECUTION` (to `autograde` or `validate`) while it runs a notebook, and
+the kernel inherits it; `NNLIB_STRICT_CHECKS=1` does the same by hand. In grading mode a checker
+
+- fails an exercise that is not implemented yet (in class it only prints ⏳);
+- runs its cases again on hidden inputs drawn from other seeds, so a hard-coded answer fails;
+- fails a function that calls nnlib's own implementation of the same exercise (listed in
+  `REFERENCES`), naming it: `return nnlib.losses.softmax(z)` is not an answer.
+
+A call with `demonstration=True` (lesson 00 shows what an unfinished exercise prints) is never
+graded: it behaves as in class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from types import CodeType, FrameType
+from typing import Any
+
+STRICT_VARIABLE = "NNLIB_STRICT_CHECKS"
+NBGRADER_VARIABLE = "NBGRADER_EXECUTION"
+
+# The hidden rounds: each re-runs a checker's cases with its seeds shifted by this much.
+HIDDEN_SEED_OFFSETS = (1009,)
+
+# nnlib's (or a library's) implementation of each exercise, as "module:qualified.name". A learner's
+# function that calls one of these for its own exercise fails in grading mode.
+REFERENCES: dict[str, tuple[str, ...]] = {
+    "scale_images": ("nnlib.data:scale_images",),
+    "one_hot": ("nnlib.data:one_hot",),
+    "linear_forward": ("nnlib.layers:Linear.forward",),
+    "relu": ("nnlib.layers:ReLU.forward",),
+    "softmax": ("nnlib.losses:softmax", "nnlib.losses:log_softmax"),
+    "cross_entropy": ("nnlib.losses:cross_entropy", "nnlib.losses:log_softmax",
+                      "nnlib.losses:SoftmaxCrossEntropy.forward"),
+    "linear_backward": ("nnlib.layers:Linear.backward",),
+    "relu_backward": ("nnlib.layers:ReLU.backward",),
+    "softmax_cross_entropy_backward": ("nnlib.losses:SoftmaxCrossEntropy.backward",),
+    "numerical_gradient": ("nnlib.gradcheck:numerical_gradient",),
+    "dropout_forward": ("nnlib.layers:Dropout.forward",),
+    "dropout_backward": ("nnlib.layers:Dropout.backward",),
+    "l2_penalty": ("nnlib.losses:l2_penalty",),
+    "add_l2_grad": ("nnlib.losses:add_l2_grad",),
+    "sgd_momentum_step": ("nnlib.optim:SGD._update",),
+    "adam_step": ("nnlib.optim:Adam._update",),
+    "cosine_lr": ("nnlib.optim:cosine_schedule",),
+    "confusion_matrix": ("nnlib.plots:confusion_matrix", "sklearn.metrics:confusion_matrix"),
+    "top_confident_mistakes": ("nnlib.plots:most_confident_mistakes",),
+}
+
+# The seed shift of the round being run (0: the visible cases). A context variable, so that
+# nested or concurrent checks cannot see each other's round.
+_seed_offset: contextvars.ContextVar[int] = contextvars.ContextVar("nnlib_checks_seed_offset", default=0)
+
+
+def grading_mode() -> bool:
+    """True while nbgrader grades or validates, or when `NNLIB_STRICT_CHECKS=1`."""
+    return bool(os.environ.get(NBGRADER_VARIABLE)) or os.environ.get(STRICT_VARIABLE) == "1"
+
+
+def seed_offset() -> int:
+    """How far the current round shifts the checkers' seeds (0 outside hidden rounds)."""
+    return _seed_offset.get()
+
+
+def resolve(spec: str) -> Any:
+    """The object named by "module:qualified.name" (e.g. "nnlib.layers:ReLU.forward")."""
+    module_name, _, qualified = spec.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in qualified.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _code_objects(code: CodeType) -> Iterator[CodeType]:
+    """`code` and the code of the functions defined inside it (a schedule's inner `at`)."""
+    yield code
+    for constant in code.co_consts:
+        if isinstance(constant, CodeType):
+            yield from _code_objects(constant)
+
+
+def reference_code(name: str) -> dict[CodeType, str]:
+    """The code objects of exercise `name`'s references, each with its readable name."""
+    found: dict[CodeType, str] = {}
+    for spec in REFERENCES.get(name, ()):
+        function = resolve(spec)
+        function = getattr(function, "__wrapped__", function)
+        for code in _code_objects(function.__code__):
+            found[code] = spec.replace(":", ".")
+    return found
+
+
+@contextlib.contextmanager
+def _watch_for_calls(learner: CodeType, forbidden: dict[CodeType, str]) -> Iterator[list[str]]:
+    """Collect the names of `forbidden` functions called (directly or not) from `learner`'s code."""
+    called: list[str] = []
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        if event != "call" or called or frame.f_code not in forbidden:
+            return
+        caller = frame.f_back
+        while caller is not None:
+            if caller.f_code is learner:
+                called.append(forbidden[frame.f_code])
+                return
+            caller = caller.f_back
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        yield called
+    finally:
+        sys.setprofile(previous)
+
+
+def _borrowed_message(reference: str) -> str:
+    return (f"your function calls nnlib's own answer {reference}(...); in this exercise you write it "
+            "yourself (with NumPy), so a call to nnlib cannot earn the points")
+
+
+def run_check(
+    name: str, check: Callable[..., str], failure: type[AssertionError], fn: Callable, *args: Any, **kwargs: Any
+) -> str:
+    """Run `check(fn, ...)` as grading mode wants it: the visible cases, then the hidden rounds,
+    all while watching for calls to nnlib's answer. Returns what the visible round passed;
+    raises `failure` (the checkers' `CheckFailed`) with what went wrong."""
+    learner = getattr(fn, "__code__", None)
+    forbidden = reference_code(name)
+    if learner is None or learner in forbidden:
+        forbidden = {}  # not a plain function, or nnlib's own function under test
+    with _watch_for_calls(learner, forbidden) if forbidden else contextlib.nullcontext([]) as called:
+        try:
+            passed = check(fn, *args, **kwargs)
+            for offset in HIDDEN_SEED_OFFSETS:
+                token = _seed_offset.set(offset)
+                try:
+                    check(fn, *args, **kwargs)
+                except AssertionError as err:
+                    if called:
+                        raise failure(_borrowed_message(called[0])) from None
+                    raise failure(f"hidden cases (other random inputs): {err}") from None
+                finally:
+                    _seed_offset.reset(token)
+        except AssertionError:
+            if called:
+                raise failure(_borrowed_message(called[0])) from None
+            raise
+    if called:
+        raise failure(_borrowed_message(called[0]))
+    return passed
