@@ -1,0 +1,451 @@
+"""Your code, assembled: the functions you write in the lessons, run by nnlib's machinery.
+
+From lesson 03 on, the network that learns MNIST is made of *your* functions, unchanged:
+
+    lesson 02   linear_forward, relu, cross_entropy
+    lesson 03   linear_backward, relu_backward, softmax_cross_entropy_backward
+    lesson 04   dropout_forward, dropout_backward
+    lesson 05   l2_penalty, add_l2_grad
+    lesson 06   sgd_momentum_step, adam_step, cosine_lr
+
+`gather` collects them: the current lesson's from its own cells, earlier lessons' from their
+notebook files as last saved. Each is checked quietly by its lesson's checker:
+
+- passed: training uses yours;
+- not written yet (it raises NotImplementedError, or cannot be found): training borrows
+  nnlib's, and one line says so, e.g. "⏳ using nnlib's relu_backward until yours is done";
+- failed: training still uses yours, so that you see what the bug does; `Pieces.verdict`
+  says so after training and points back to the check.
+
+The returned `Pieces` builds what `Sequential`, `fit` and `evaluate` run: layers whose
+`forward`/`backward` call your functions (`YourLinear`, `YourReLU`, `YourDropout` are
+nnlib's layers with those two methods replaced, so they start from the very same random
+weights), a loss, the L2 functions, optimizers whose update is your step function, and a
+cosine schedule. Where a piece is borrowed, the class falls back to its nnlib parent.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nnlib import checks
+from nnlib.data import MNIST
+from nnlib.experiments import COURSE_SIZES, RunConfig, RunResult
+from nnlib.layers import Dropout, Linear, Parameter, ReLU, check_input
+from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, check_labels, l2_penalty
+from nnlib.network import Sequential
+from nnlib.optim import SGD, Adam, Optimizer, Schedule, constant_schedule, cosine_schedule
+from nnlib.train import History, evaluate, fit
+
+# The lesson (notebook file) where each piece is written, in the order of the course.
+LESSON_OF = {
+    "linear_forward": "02_forward_pass.ipynb",
+    "relu": "02_forward_pass.ipynb",
+    "cross_entropy": "02_forward_pass.ipynb",
+    "linear_backward": "03_backprop.ipynb",
+    "relu_backward": "03_backprop.ipynb",
+    "softmax_cross_entropy_backward": "03_backprop.ipynb",
+    "dropout_forward": "04_dropout.ipynb",
+    "dropout_backward": "04_dropout.ipynb",
+    "l2_penalty": "05_l2_regularization.ipynb",
+    "add_l2_grad": "05_l2_regularization.ipynb",
+    "sgd_momentum_step": "06_optimizers.ipynb",
+    "adam_step": "06_optimizers.ipynb",
+    "cosine_lr": "06_optimizers.ipynb",
+}
+
+
+@dataclass
+class Pieces:
+    """The learner's functions that training uses, and what happened to the others.
+
+    `functions`: name -> your function, for every piece that is yours (passed or failed).
+    `borrowed`: name -> why nnlib's is used instead (not written yet, not found, ...).
+    `failed`: name -> the message of the check your function did not pass.
+    `where`: name -> "this notebook" or the lesson file it was read from.
+    """
+
+    functions: dict[str, Callable] = field(default_factory=dict)
+    borrowed: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    where: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> Callable | None:
+        """Your function `name`, or None when nnlib's is borrowed."""
+        return self.functions.get(name)
+
+    # --- what the training machinery runs ---------------------------------------------
+
+    def network(
+        self,
+        sizes: Sequence[int],
+        dropout: float,
+        rng: np.random.Generator,
+        dtype: np.dtype | type = np.float32,
+    ) -> Sequential:
+        """The same network as `nnlib.network.mlp(sizes, dropout, rng)`, from the same random
+        draws (so the same seed gives the same initial weights), made of your layers."""
+        layers: list = []
+        for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+            layers.append(YourLinear(n_in, n_out, rng, self, dtype=dtype, name=f"Linear{index}"))
+            if index < len(sizes) - 1:
+                layers.append(YourReLU(self, name=f"ReLU{index}"))
+                if dropout > 0:
+                    layers.append(YourDropout(dropout, rng, self, name=f"Dropout{index}"))
+        return Sequential(layers)
+
+    def loss(self) -> YourLoss:
+        """Softmax + cross-entropy for `fit(..., loss_fn=...)`: your `cross_entropy` gives the
+        loss, your `softmax_cross_entropy_backward` its gradient."""
+        return YourLoss(self)
+
+    def l2_functions(self) -> tuple[Callable, Callable]:
+        """`(l2_penalty, add_l2_grad)` for `fit(..., l2_functions=...)`. `fit` passes the weight
+        matrices only; your functions skip non-2-D parameters anyway, so that changes nothing."""
+        return (self.get("l2_penalty") or l2_penalty, self.get("add_l2_grad") or add_l2_grad)
+
+    def optimizer(self, kind: str, params: list[Parameter], lr: float, momentum: float = 0.9) -> Optimizer:
+        """`kind` "sgd" (plain), "momentum" or "adam", stepping with your step function."""
+        if kind == "adam":
+            return YourAdam(params, lr, self)
+        if kind in ("sgd", "momentum"):
+            return YourSGD(params, lr, self, momentum=momentum if kind == "momentum" else 0.0)
+        raise ValueError(f"unknown optimizer kind {kind!r}; choose 'sgd', 'momentum' or 'adam'")
+
+    def cosine_schedule(self, lr: float, total_steps: int) -> Schedule:
+        """`step -> lr` from your `cosine_lr(step, total, lr)` (nnlib's `cosine_schedule` if borrowed)."""
+        cosine_lr = self.get("cosine_lr")
+        if cosine_lr is None:
+            return cosine_schedule(lr, total_steps)
+        return lambda step: float(cosine_lr(step, total_steps, lr))
+
+    # --- after training -------------------------------------------------------------------
+
+    def verdict(self, history: History, expected_acc: float, pieces: Sequence[str] | None = None) -> bool:
+        """Print plainly whether the network learned (final validation accuracy at least
+        `expected_acc`), and point back to every failed check among `pieces` (default: all).
+        Returns True when it learned and no piece failed its check."""
+        accuracy = history.val_acc[-1] if history.val_acc else float("nan")
+        epochs = f"{history.epochs} epoch{'s' * (history.epochs != 1)}"
+        failed = {name: message for name, message in self.failed.items() if pieces is None or name in pieces}
+        if history.stopped:
+            print(f"⚠️ training stopped early ({history.stopped}) after {epochs}")
+        if accuracy >= expected_acc:
+            print(f"✅ your network learned: {accuracy:.2%} validation accuracy after {epochs} "
+                  f"(expected at least {expected_acc:.0%})")
+        else:
+            print(f"❌ your network did not learn as it should: {accuracy:.2%} validation accuracy after "
+                  f"{epochs}, expected at least {expected_acc:.0%} (guessing gives 10%)")
+        for name in failed:
+            print(f"   ❌ your {name} failed its check in {self.where[name]}: fix it there (the check below "
+                  "it says what is wrong), save, and run this lesson again")
+        if accuracy < expected_acc and not failed:
+            print("   all your pieces passed their checks: did you change the learning rate, the batch size "
+                  "or the number of epochs?")
+        return accuracy >= expected_acc and not failed
+
+
+def gather(
+    here: dict[str, Callable] | None = None,
+    earlier: Sequence[str] = (),
+    folder: str | os.PathLike | None = None,
+) -> Pieces:
+    """Collect your pieces: `here` maps names to the functions of this notebook; `earlier`
+    lists lesson files (in `folder`, default the current folder, where Jupyter runs a
+    notebook) whose pieces are read as last saved. Prints one line per piece that is not
+    yours (borrowed from nnlib) or failed its check, and one line naming yours."""
+    folder = Path(folder) if folder is not None else Path.cwd()
+    found: dict[str, tuple[Callable | None, str, str]] = {}  # name -> (function, where, problem)
+    for lesson in earlier:
+        names = [name for name, home in LESSON_OF.items() if home == lesson]
+        for name, (function, problem) in functions_from_notebook(folder / lesson, names).items():
+            found[name] = (function, lesson, problem)
+    for name, function in (here or {}).items():
+        if name not in LESSON_OF:
+            raise ValueError(f"gather: {name!r} is not a piece of the network; "
+                             f"the pieces are {', '.join(LESSON_OF)}")
+        found[name] = (function, "this notebook", "")
+    pieces = Pieces()
+    for name, (function, where, problem) in found.items():
+        pieces.where[name] = where
+        status, message = ("missing", problem) if function is None else assess(name, function)
+        if status == "missing":
+            pieces.borrowed[name] = message
+            continue
+        pieces.functions[name] = function
+        if status == "failed":
+            pieces.failed[name] = message
+    _announce(pieces)
+    return pieces
+
+
+def _announce(pieces: Pieces) -> None:
+    by_place: dict[str, list[str]] = {}
+    for name in pieces.functions:
+        by_place.setdefault(pieces.where[name], []).append(name)
+    if by_place:
+        print("🧩 your code in this network: "
+              + "; ".join(f"{', '.join(names)} ({place})" for place, names in by_place.items()))
+    for name, why in pieces.borrowed.items():
+        print(f"⏳ using nnlib's {name} until yours is done{f' ({why})' if why else ''}")
+    for name, message in pieces.failed.items():
+        print(f"⚠️ your {name} ({pieces.where[name]}) failed its check; training uses it anyway, so you can "
+              f"see what it does: {message}")
+
+
+def assess(name: str, function: Callable) -> tuple[str, str]:
+    """Run the checker of piece `name` on `function` without printing: ("passed", ""),
+    ("missing", "") when it raises NotImplementedError, or ("failed", the checker's message)."""
+    check = getattr(checks, name)
+    output = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(output):
+            check(function)
+    except checks.CheckFailed as failure:
+        message = str(failure).removeprefix(f"{name}: ")
+        # Grading mode (NNLIB_STRICT_CHECKS=1) turns "not implemented yet" into a failure.
+        return ("missing", "") if message == "not implemented" else ("failed", message)
+    return ("missing", "") if output.getvalue().startswith("⏳") else ("passed", "")
+
+
+def functions_from_notebook(path: Path, names: Sequence[str]) -> dict[str, tuple[Callable | None, str]]:
+    """Define the functions `names` as they are written in the notebook at `path`.
+
+    Runs only the notebook's top-level `import` statements and `def`s (nothing that trains
+    or plots), in a fresh namespace. Returns name -> (function, "") or (None, why not)."""
+    if not path.exists():
+        return {name: (None, f"{path.name} is not in this folder") for name in names}
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    imports, definitions, broken = [], [], {}
+    for cell in cells:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as err:
+            for name in names:
+                if f"def {name}(" in source:
+                    broken[name] = f"its cell in {path.name} has a syntax error, line {err.lineno}"
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                imports.append(node)
+            elif isinstance(node, ast.FunctionDef):
+                definitions.append(node)
+    namespace: dict = {"__name__": path.stem}
+    for node in imports + definitions:  # definitions last: an import cannot shadow yours
+        try:
+            exec(compile(ast.Module(body=[node], type_ignores=[]), str(path.name), "exec"), namespace)
+        except Exception as err:  # noqa: BLE001 - a failing line of the learner's: skip it, say so below
+            if isinstance(node, ast.FunctionDef) and node.name in names:
+                broken[node.name] = f"its definition in {path.name} fails: {type(err).__name__}: {err}"
+    result = {}
+    for name in names:
+        function = namespace.get(name)
+        if name in broken:
+            result[name] = (None, broken[name])
+        elif not callable(function):
+            result[name] = (None, f"no function {name} in {path.name}")
+        else:
+            result[name] = (function, "")
+    return result
+
+
+# --- layers made of your functions ---------------------------------------------------------
+
+
+class YourLinear(Linear):
+    """`Linear` whose forward is your `linear_forward(x, W, b)` and whose backward is your
+    `linear_backward(dy, x, W) -> (dx, dW, db)`; dW and db go into `W.grad` and `b.grad`."""
+
+    def __init__(self, in_features: int, out_features: int, rng: np.random.Generator, pieces: Pieces,
+                 dtype: np.dtype | type = np.float32, name: str = "Linear") -> None:
+        super().__init__(in_features, out_features, rng, dtype=dtype, name=name)
+        self.pieces = pieces
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """x `(batch, in_features)` -> `(batch, out_features)`."""
+        linear_forward = self.pieces.get("linear_forward")
+        if linear_forward is None:
+            return super().forward(x, training)
+        check_input(x, self.in_features, self.name, self.W.value.dtype)
+        self._x = x
+        return linear_forward(x, self.W.value, self.b.value)
+
+    def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        """dy `(batch, out_features)` -> dx `(batch, in_features)`; fills `W.grad`, `b.grad`."""
+        linear_backward = self.pieces.get("linear_backward")
+        if linear_backward is None:
+            return super().backward(dy, need_input_grad)
+        if self._x is None:
+            raise RuntimeError(f"{self.name}: call forward before backward")
+        dx, dW, db = linear_backward(dy, self._x, self.W.value)
+        self.W.grad = dW  # copies into the parameter's gradient array
+        self.b.grad = db
+        return dx
+
+    def __repr__(self) -> str:
+        return f"YourLinear({self.in_features}, {self.out_features})"
+
+
+class YourReLU(ReLU):
+    """`ReLU` whose forward is your `relu(x)` and whose backward is your `relu_backward(dy, x)`."""
+
+    def __init__(self, pieces: Pieces, name: str = "ReLU") -> None:
+        super().__init__(name=name)
+        self.pieces = pieces
+        self._x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._x = x
+        relu = self.pieces.get("relu")
+        if relu is None:
+            return super().forward(x, training)
+        if self.pieces.get("relu_backward") is None:
+            self._positive = x > 0  # what nnlib's backward needs
+        return relu(x)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        relu_backward = self.pieces.get("relu_backward")
+        if relu_backward is None:
+            return super().backward(dy)
+        if self._x is None:
+            raise RuntimeError(f"{self.name}: call forward before backward")
+        return relu_backward(dy, self._x)
+
+    def __repr__(self) -> str:
+        return "YourReLU()"
+
+
+class YourDropout(Dropout):
+    """`Dropout` whose forward is your `dropout_forward(x, p, rng, training) -> (y, mask)` and
+    whose backward is your `dropout_backward(dy, mask)`, with the mask of the last forward."""
+
+    def __init__(self, p: float, rng: np.random.Generator, pieces: Pieces, name: str = "Dropout") -> None:
+        super().__init__(p, rng, name=name)
+        self.pieces = pieces
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        dropout_forward = self.pieces.get("dropout_forward")
+        if dropout_forward is None:
+            return super().forward(x, training)
+        y, self.mask = dropout_forward(x, self.p, self.rng, training)
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        dropout_backward = self.pieces.get("dropout_backward")
+        if dropout_backward is None:
+            return super().backward(dy)
+        return dropout_backward(dy, self.mask)
+
+    def __repr__(self) -> str:
+        return f"YourDropout(p={self.p})"
+
+
+class YourLoss(SoftmaxCrossEntropy):
+    """Softmax + cross-entropy: `forward(logits, labels)` is your `cross_entropy`, `backward()`
+    your `softmax_cross_entropy_backward(logits, labels)` on the logits of the last forward."""
+
+    def __init__(self, pieces: Pieces) -> None:
+        super().__init__()
+        self.pieces = pieces
+        self._logits: np.ndarray | None = None
+
+    def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
+        self._logits, self._labels, self.probs = logits, np.asarray(labels), None
+        cross_entropy = self.pieces.get("cross_entropy")
+        if cross_entropy is None:
+            return super().forward(logits, labels)
+        check_labels(labels, logits.shape[0], logits.shape[1])
+        return float(cross_entropy(logits, labels))
+
+    def backward(self) -> np.ndarray:
+        if self._logits is None or self._labels is None:
+            raise RuntimeError("YourLoss: call forward before backward")
+        backward = self.pieces.get("softmax_cross_entropy_backward")
+        if backward is not None:
+            return backward(self._logits, self._labels)
+        if self.probs is None:  # your cross_entropy ran forward: nnlib's backward needs its own
+            super().forward(self._logits, self._labels)
+        return super().backward()
+
+
+# --- optimizers made of your step functions ---------------------------------------------------
+
+
+class YourSGD(SGD):
+    """`SGD` (plain, or with momentum) whose update is your
+    `sgd_momentum_step(w, g, v, lr, momentum) -> (w, v)` on the flat parameter vector."""
+
+    def __init__(self, params: list[Parameter], lr: float, pieces: Pieces, momentum: float = 0.0) -> None:
+        super().__init__(params, lr, momentum=momentum)
+        self.pieces = pieces
+        if pieces.get("sgd_momentum_step") is not None and self.velocity is None:
+            self.velocity = np.zeros_like(self.values)  # your step always takes a velocity
+
+    def _update(self, lr: float) -> None:
+        step = self.pieces.get("sgd_momentum_step")
+        if step is None:
+            super()._update(lr)
+            return
+        new_w, new_v = step(self.values, self.grads, self.velocity, lr, self.momentum)
+        self.values[...] = new_w  # copied into place: the layers' parameters are views of it
+        self.velocity[...] = new_v
+
+
+class YourAdam(Adam):
+    """`Adam` whose update is your `adam_step(w, g, m, v, t, lr, beta1, beta2, eps) -> (w, m, v)`."""
+
+    def __init__(self, params: list[Parameter], lr: float, pieces: Pieces) -> None:
+        super().__init__(params, lr)
+        self.pieces = pieces
+
+    def _update(self, lr: float) -> None:
+        step = self.pieces.get("adam_step")
+        if step is None:
+            super()._update(lr)
+            return
+        new_w, new_m, new_v = step(self.values, self.grads, self.m, self.v, self.steps, lr,
+                                   self.beta1, self.beta2, self.eps)
+        self.values[...] = new_w
+        self.m[...] = new_m
+        self.v[...] = new_v
+
+
+# --- a course run (lesson 07), made of your pieces ---------------------------------------------
+
+
+def train_course_run(config: RunConfig, data: MNIST, pieces: Pieces, progress: bool = True) -> RunResult:
+    """`nnlib.experiments.train_run` with your pieces: the same network, seed, optimizer,
+    schedule, L2 and dropout as the configuration `config`, built from `pieces`."""
+    rng = np.random.default_rng(config.seed)
+    model = pieces.network(COURSE_SIZES, config.dropout, rng)
+    optimizer = pieces.optimizer(config.optimizer, model.parameters(), config.lr, momentum=config.momentum)
+    steps = config.epochs * math.ceil(len(data.x_train) / config.batch_size)
+    if config.schedule == "cosine":
+        schedule = pieces.cosine_schedule(config.lr, steps)
+    else:
+        schedule = constant_schedule(config.lr)
+    started = time.perf_counter()
+    history = fit(
+        model, optimizer, data.x_train, data.y_train,
+        epochs=config.epochs, rng=rng, batch_size=config.batch_size, l2=config.l2,
+        schedule=schedule, x_val=data.x_val, y_val=data.y_val, progress=progress,
+        loss_fn=pieces.loss(), l2_functions=pieces.l2_functions(),
+    )
+    seconds = time.perf_counter() - started
+    _, train_acc = evaluate(model, data.x_train, data.y_train)
+    val_loss, val_acc = evaluate(model, data.x_val, data.y_val)
+    _, test_acc = evaluate(model, data.x_test, data.y_test)
+    return RunResult(config, history, model, train_acc, val_acc, val_loss, test_acc, seconds)
