@@ -1,17 +1,87 @@
-"""Command line: `python -m nnlib {reproduce,train,fetch-data,bench} ...` (see `--help`)."""
+"""Command line: `python -m nnlib {reproduce,train,fetch-data,bench} ...` (see `--help`).
+
+Bad input ends in one line on stderr (`error: ...`, exit 2 for usage and data, 1 for a failed run
+or an unwritable place); output places are checked before any training starts. Ctrl-C (or SIGTERM)
+stops the whole command with exit 130 (143): what completed is written under `*.partial.*`
+names, marked PARTIAL, and complete results already in the folder are never replaced by it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
+import math
+import os
+import signal
 import sys
+import tempfile
 from pathlib import Path
 
 from nnlib.data import DEFAULT_PATH, MNIST_SHA256, DataError, load_mnist, rebuild_bundle_from_openml
 from nnlib.experiments import COURSE_RUNS, OPTIMIZERS, RunResult, results_table, train_run, with_overrides
 from nnlib.files import atomic_write, write_text_atomic
-from nnlib.train import TrainingDiverged
+from nnlib.train import History, TrainingDiverged
+
+OUTPUT_NAMES = ("results.md", "histories.json", "learning_curves.png")
+PARTIAL_HELP = (
+    "Ctrl-C stops the whole command (exit code 130): the completed epochs and runs are written as "
+    "results.partial.md, histories.partial.json (\"partial\": true) and learning_curves.partial.png, "
+    "marked PARTIAL, beside (never over) complete results; a later complete run removes them."
+)
+
+
+class UsageError(ValueError):
+    """A bad option value found by nnlib's own checks (argparse finds the others)."""
+
+
+def partial_name(path: Path) -> Path:
+    """`results.md` -> `results.partial.md`: where a partial result goes instead of `path`."""
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
+def _nearest_existing(path: Path) -> Path:
+    current = path.absolute()
+    while not current.exists() and current.parent != current:
+        current = current.parent
+    return current
+
+
+def _probe_writable(folder: Path, option: str, wanted: Path) -> None:
+    """Create and delete a file in `folder`: the only test of writability that also holds for root
+    and for read-only mounts."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".nnlib-write-test.", dir=folder)
+    except OSError as err:
+        raise UsageError(f"{option}: cannot write {wanted}: {folder} is not writable ({err.strerror})") from None
+    os.close(fd)
+    os.unlink(name)
+
+
+def check_output_folder(out: Path, option: str = "--out") -> None:
+    """Refuse an output folder that could not be written, before any training starts."""
+    if str(out) in ("", "."):  # Path("") is "."; an empty --out used to write into the current folder
+        raise UsageError(f"{option}: expected a folder name, got an empty path")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{option}: {out} is a file; expected a folder (or a new name)")
+    nearest = _nearest_existing(out)
+    if not nearest.is_dir():
+        raise UsageError(f"{option}: {nearest} is a file, so {out} cannot be created as a folder")
+    _probe_writable(nearest, option, out)
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Refuse a file path that could not be written, before any training starts."""
+    text = str(path)
+    if text in ("", "."):
+        raise UsageError(f"{option}: expected a file name, got an empty path")
+    if text.endswith(("/", os.sep)) or path.is_dir():
+        raise UsageError(f"{option}: {path} is a folder; expected a file name such as {path / 'model.npz'}")
+    nearest = _nearest_existing(path.parent)
+    if not nearest.is_dir():
+        raise UsageError(f"{option}: {nearest} is a file, so {path} cannot be created inside it")
+    _probe_writable(nearest, option, path)
 
 
 def _single_blas_thread():
@@ -23,36 +93,89 @@ def _single_blas_thread():
     return threadpool_limits(1)
 
 
-def _write_outputs(results: list[RunResult], out: Path, title: str) -> None:
+def _write_outputs(results: list[RunResult], out: Path, title: str, partial: bool = False) -> list[Path]:
+    """Write the table, the histories and the learning curves; return the paths written.
+
+    Partial results go to `*.partial.*` names, so a complete earlier result is never replaced by
+    them; complete results remove partial files left in the same folder (they are superseded).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     from nnlib.plots import learning_curves
 
+    names = [out / name for name in OUTPUT_NAMES]
+    paths = [partial_name(p) for p in names] if partial else names
     out.mkdir(parents=True, exist_ok=True)
     table = results_table(results)
-    write_text_atomic(out / "results.md", table + "\n")
-    write_text_atomic(out / "histories.json", json.dumps([r.summary() for r in results], indent=1))
+    write_text_atomic(paths[0], table + "\n")
+    write_text_atomic(paths[1], json.dumps([r.summary() for r in results], indent=1))
     figure = learning_curves({r.config.name: r.history for r in results}, title=title)
-    with atomic_write(out / "learning_curves.png", "wb") as handle:
+    with atomic_write(paths[2], "wb") as handle:
         figure.savefig(handle, format="png", dpi=110)
+    if not partial:
+        for stale in names:
+            partial_name(stale).unlink(missing_ok=True)
     print(table)
-    print(f"\nWrote {out / 'results.md'}, {out / 'histories.json'}, {out / 'learning_curves.png'}")
+    print(f"\nWrote {', '.join(str(p) for p in paths)}", flush=True)
+    return paths
+
+
+def _report_partial(results: list[RunResult], out: Path, title: str, what: str) -> None:
+    """After Ctrl-C: write what completed (marked PARTIAL) and say where it went, on stderr."""
+    kept = [r for r in results if r.history.epochs > 0]
+    if not kept:
+        print(f"stopped ({what}) before any epoch completed: nothing was written", file=sys.stderr)
+        return
+    paths = _write_outputs(kept, out, title, partial=True)
+    print(f"stopped ({what}): the completed part is in {paths[0]}, marked PARTIAL "
+          f"(complete results in {out} were left as they were)", file=sys.stderr)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    check_output_folder(args.out)
+    configs = [with_overrides(c, epochs=args.epochs, seed=args.seed) for c in COURSE_RUNS]
     data = load_mnist(args.data)
-    results = []
-    for config in COURSE_RUNS:
-        config = with_overrides(config, epochs=args.epochs, seed=args.seed)
-        print(f"Training {config.name}: lr {config.lr}, dropout {config.dropout}, L2 {config.l2}, "
-              f"{config.epochs} epochs, seed {config.seed}", flush=True)
-        results.append(train_run(config, data, progress=not args.no_progress))
-    _write_outputs(results, args.out, "784-128-64-10 with L2 + dropout on MNIST")
+    title = "784-128-64-10 with L2 + dropout on MNIST"
+    results: list[RunResult] = []
+    try:
+        for config in configs:
+            print(f"Training {config.name}: lr {config.lr}, dropout {config.dropout}, L2 {config.l2}, "
+                  f"{config.epochs} epochs, seed {config.seed}", flush=True)
+            results.append(train_run(config, data, progress=not args.no_progress))
+            if results[-1].partial:  # Ctrl-C stopped this run: stop the whole command
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        _report_partial(results, args.out, title, "interrupted")
+        return 130
+    except TrainingDiverged as err:
+        print(f"error: {config.name}: {err.reason}", file=sys.stderr)
+        if results:
+            _write_outputs(results, args.out, title, partial=True)
+        return 1
+    _write_outputs(results, args.out, title)
     return 0
 
 
+def _save_diverged_history(history: History, config, out: Path) -> str:
+    """Where the completed epochs of a diverged run went (a sentence for the error line)."""
+    if history.epochs == 0:
+        return "No epoch completed, so nothing was saved."
+    path = partial_name(out / "histories.json")
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {"config": dataclasses.asdict(config), "partial": True, "diverged": True, "epochs_completed": history.epochs,
+               "history": history.to_dict()}
+    write_text_atomic(path, json.dumps([summary], indent=1))
+    return f"The history of the {history.epochs} completed epochs is in {path}."
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.momentum is not None and args.optimizer != "momentum":
+        raise UsageError(f"--momentum: only --optimizer momentum uses it (--optimizer {args.optimizer} "
+                         "would ignore it); choose --optimizer momentum or leave --momentum out")
+    check_output_folder(args.out)
+    if args.save is not None:
+        check_output_file(args.save, "--save")
     base = {c.optimizer: c for c in COURSE_RUNS}[args.optimizer]
     config = with_overrides(
         base, lr=args.lr, momentum=args.momentum, dropout=args.dropout, l2=args.l2,
@@ -60,19 +183,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     print(f"Training {config}", flush=True)
     data = load_mnist(args.data)
+    title = f"{config.name} on MNIST"
     try:
         result = train_run(config, data, progress=not args.no_progress)
     except TrainingDiverged as err:
-        print(f"error: {err}", file=sys.stderr)
+        where = _save_diverged_history(err.history, config, args.out)
+        print(f"error: {err.reason} {where}", file=sys.stderr)
         return 1
-    if args.save:
+    except KeyboardInterrupt:  # a second Ctrl-C, during the final evaluation
+        print("stopped (interrupted) during the final evaluation: nothing was written", file=sys.stderr)
+        return 130
+    if result.partial:
+        if args.save is not None and result.history.epochs > 0:
+            result.model.save(partial_name(args.save))
+            print(f"Saved the partly trained model to {partial_name(args.save)}")
+        _report_partial([result], args.out, title, "interrupted")
+        return 130
+    if args.save is not None:
         result.model.save(args.save)
+        partial_name(args.save).unlink(missing_ok=True)
         print(f"Saved the model to {args.save}")
-    _write_outputs([result], args.out, f"{config.name} on MNIST")
+    _write_outputs([result], args.out, title)
     return 0
 
 
 def cmd_fetch_data(args: argparse.Namespace) -> int:
+    check_output_file(args.output, "--output")
     digest = rebuild_bundle_from_openml(args.output)
     verdict = "matches" if digest == MNIST_SHA256 else "differs from"
     print(f"Wrote {args.output} (sha256 {digest}); it {verdict} the course's bundle.")
@@ -107,6 +243,44 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: a seed, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _number(text: str, low: float, high: float, low_open: bool, high_open: bool, wanted: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    inside = (math.isfinite(value) and (value > low if low_open else value >= low)
+              and (value < high if high_open else value <= high))
+    if not inside:
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a learning rate."""
+    return _number(text, 0.0, math.inf, True, True, "a positive number")
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: an L2 strength."""
+    return _number(text, 0.0, math.inf, False, True, "a number >= 0")
+
+
+def fraction(text: str) -> float:
+    """argparse type: a drop probability or a momentum, in [0, 1)."""
+    return _number(text, 0.0, 1.0, False, True, "a number in [0, 1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nnlib", description=__doc__)
     parser.add_argument("--data", type=Path, default=None,
@@ -116,9 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     def add_common(sub: argparse.ArgumentParser, out_default: str) -> None:
         sub.add_argument("--out", type=Path, default=Path(out_default),
                          help="folder for results.md, histories.json, learning_curves.png "
-                              f"(default: {out_default})")
+                              f"(default: {out_default}, not tracked by git; the course's reference run "
+                              "is written to results/ only when asked: --out results)")
         sub.add_argument("--epochs", type=positive_int, default=None, help="epochs per run (default: 40)")
-        sub.add_argument("--seed", type=int, default=None,
+        sub.add_argument("--seed", type=non_negative_int, default=None,
                          help="seed of the weight init, dropout masks and batch order (default: 1)")
         sub.add_argument("--no-progress", action="store_true", help="no progress bar")
         # SUPPRESS: given after the command it wins; not given, the top-level --data stays.
@@ -128,25 +303,29 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce = commands.add_parser(
         "reproduce", help="train SGD, SGD + momentum and Adam with their tuned settings; print the table",
         description="Train the course network (784-128-64-10, L2 + dropout) with SGD, SGD + momentum "
-                    "and Adam, each with its tuned hyperparameters, and print the results table.")
-    add_common(reproduce, "results")
+                    "and Adam, each with its tuned hyperparameters, and print the results table. "
+                    + PARTIAL_HELP)
+    add_common(reproduce, "runs/reproduce")
     reproduce.set_defaults(run=cmd_reproduce)
 
     train = commands.add_parser(
         "train", help="train one configuration",
-        description="Train the course network once. Unset flags take the tuned values of the optimizer.")
+        description="Train the course network once. Unset flags take the tuned values of the optimizer. "
+                    + PARTIAL_HELP + " With --save, a partly trained model goes to NAME.partial.npz.")
     train.add_argument("--optimizer", choices=OPTIMIZERS, required=True,
                        help="sgd, momentum (SGD with momentum) or adam")
-    train.add_argument("--lr", type=float, default=None, help="peak learning rate")
-    train.add_argument("--momentum", type=float, default=None, help="momentum (with --optimizer momentum)")
-    train.add_argument("--dropout", type=float, default=None, help="drop probability of the hidden layers")
-    train.add_argument("--l2", type=float, default=None,
+    train.add_argument("--lr", type=positive_float, default=None, help="peak learning rate")
+    train.add_argument("--momentum", type=fraction, default=None,
+                       help="momentum in [0, 1) (only with --optimizer momentum)")
+    train.add_argument("--dropout", type=fraction, default=None,
+                       help="drop probability of the hidden layers, in [0, 1)")
+    train.add_argument("--l2", type=non_negative_float, default=None,
                        help="L2 strength lambda (penalty 0.5*lambda*sum(W^2))")
     train.add_argument("--batch-size", type=positive_int, default=None, help="mini-batch size (default: 128)")
     train.add_argument("--schedule", choices=("cosine", "constant"), default=None,
                        help="learning-rate schedule (default: cosine, decaying to zero)")
     train.add_argument("--save", type=Path, default=None, help="save the trained model to this .npz file")
-    add_common(train, "results/train")
+    add_common(train, "runs/train")
     train.set_defaults(run=cmd_train)
 
     fetch = commands.add_parser(
@@ -172,17 +351,43 @@ def main(argv: list[str] | None = None) -> int:
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     limits = _single_blas_thread()
+    received: list[int] = []
+    previous = _stop_on_sigterm(received)
     try:
-        return args.run(args)
+        code = args.run(args)
     except (DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        print(f"error: {_one_line(err)}", file=sys.stderr)
+        code = 2
+    except OSError as err:  # a disk filled up, a folder vanished, ...: the cause, not a traceback
+        print(f"error: {_one_line(err)}", file=sys.stderr)
+        code = 1
     except KeyboardInterrupt:
-        print("stopped.", file=sys.stderr)
-        return 130
+        print("stopped (interrupted).", file=sys.stderr)
+        code = 130
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if limits is not None:
             limits.restore_original_limits()
+    return 128 + signal.SIGTERM if received and code == 130 else code
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _stop_on_sigterm(received: list[int]):
+    """Make SIGTERM stop the command like Ctrl-C (partial results written, temporary files removed)
+    instead of killing it mid-write. Returns the previous handler (None outside the main thread)."""
+
+    def stop(signum: int, frame) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (e.g. main() called from a test thread)
+        return None
 
 
 if __name__ == "__main__":

@@ -123,10 +123,10 @@ def _divergence(loss: float, data_loss: float, penalty: float, l2: float, lr: fl
     if input_scale > INPUT_SCALE_LIMIT:
         causes.append(f"the inputs reach {input_scale:g}, far outside the [0, 1] this network is made for: "
                       "scale them first (uint8 pixels: nnlib.data.scale_images divides by 255)")
-    if l2 > 0 and (not math.isfinite(penalty) or penalty > max(data_loss, 1.0) or lr * l2 >= 1.0):
-        causes.append(f"l2 = {l2:g} is too strong (its penalty is {penalty:.3g}, the data loss "
-                      f"{data_loss:.3g}; each step scales the weights by 1 - lr*l2 = {1 - lr * l2:.3g}): "
-                      "the course uses l2 around 1e-4")
+    # L2 is the cause when its penalty outweighs the data loss (or is itself NaN or infinite).
+    if l2 > 0 and (not math.isfinite(penalty) or penalty > data_loss):
+        causes.append(f"l2 = {l2:g} is too strong: its penalty {penalty:.3g} outweighs the data loss "
+                      f"{data_loss:.3g} (the course uses l2 around 1e-4)")
     if not causes:
         causes.append("try a smaller learning rate")
     return (f"the training loss became {loss:.4g} in epoch {epoch} (learning rate {lr:g}); "
