@@ -854,20 +854,25 @@ def first_layer_weights(
     """First-layer weights as images: one row per run, one 28×28 image per hidden unit.
 
     `runs[name]`: the first weight matrix `(784, hidden)`. Column `u` of it holds
-    the weights from every pixel into hidden unit `u`. Each image has its own
-    symmetric colour scale: red positive, blue negative, white zero.
+    the weights from every pixel into hidden unit `u`. All images share one
+    symmetric colour scale (the colour bar): red positive, blue negative, white
+    zero, so runs with smaller weights look paler, as they should.
     """
     rows, columns = len(runs), len(units)
-    fig, axes = _subplots(rows, columns, figsize=(1.5 * columns + 0.6, 1.6 * rows + 0.7), squeeze=False)
+    fig, axes = _subplots(rows, columns, figsize=(1.5 * columns + 1.4, 1.6 * rows + 0.7), squeeze=False,
+                          layout="constrained")
+    # One scale for every panel: a scale per image would make faint weights look as strong as large ones.
+    limit = max(float(np.abs(np.asarray(weights)[:, list(units)]).max()) for weights in runs.values()) or 1.0
+    shown = None
     for row, (name, weights) in enumerate(runs.items()):
         for column, unit in enumerate(units):
             ax = axes[row, column]
             image = np.asarray(weights)[:, unit].reshape(image_shape)
-            limit = float(np.abs(image).max()) or 1.0
-            ax.imshow(image, cmap="bwr", vmin=-limit, vmax=limit)
+            shown = ax.imshow(image, cmap="bwr", vmin=-limit, vmax=limit)
             _hide_ticks(ax)
             if row == 0:
                 ax.set_title(f"unit {unit}", fontsize=9)
         axes[row, 0].set_ylabel(name, fontsize=10)
+    fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.8, label="weight (one scale for all panels)")
     fig.suptitle("First-layer weights per hidden unit (red > 0, blue < 0, white = 0)")
     return _finished(fig)
