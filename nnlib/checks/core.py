@@ -55,11 +55,32 @@ def checker(name: str) -> Callable[[Callable[..., str]], Callable[..., None]]:
                 return
             except CheckFailed as err:
                 raise CheckFailed(f"{name}: {err}") from None
+            except KeyboardInterrupt as err:  # e.g. a learner's loop that never ends: one line, no traceback
+                raise CheckFailed(
+                    f"{name}: interrupted while checking {_running_case(err, check)}: if you did not stop "
+                    "it yourself, your function never returned (a loop whose condition never changes?)"
+                ) from None
+            except Exception as err:  # the promise is one line, never a traceback, even for a checker bug
+                raise CheckFailed(f"{name}: could not check your result ({type(err).__name__}: "
+                                  f"{' '.join(str(err).split())[:300]})") from None
             print(f"✅ {name}: passed ({passed})")
 
         return run
 
     return wrap
+
+
+def _running_case(interrupt: BaseException, check: Callable) -> str:
+    """The case the check was running when interrupted: the local `case` of its innermost frame
+    (every checker names its current case so), read from the traceback."""
+    found = "your function"
+    frame_tb = interrupt.__traceback__
+    while frame_tb is not None:
+        frame = frame_tb.tb_frame
+        if frame.f_code is check.__code__ and isinstance(frame.f_locals.get("case"), str):
+            found = frame.f_locals["case"]
+        frame_tb = frame_tb.tb_next
+    return found
 
 
 def _call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -111,15 +132,18 @@ def _expect_close(
     rtol: float = 1e-5,
     atol: float = 1e-7,
     check_dtype: bool = True,
+    nan_cause: str = "",
 ) -> None:
-    """Raise `CheckFailed` with a precise message unless `got` matches `expected`."""
+    """Raise `CheckFailed` with a precise message unless `got` matches `expected`.
+
+    `nan_cause`: the likely cause of NaN or inf for this check (a generic one otherwise)."""
     if got is None:
         raise CheckFailed(f"{case}: your function returned None; did you forget `return`?")
     if np.isscalar(expected) or np.ndim(expected) == 0:
         expected = np.asarray(expected)
-    if not isinstance(got, np.ndarray | np.generic | float | int):
+    if not isinstance(got, np.ndarray | np.generic | float | int | complex):
         raise CheckFailed(f"{case}: expected a NumPy array, got {type(got).__name__}")
-    got = np.asarray(got)
+    got = _real_numbers(np.asarray(got), case)
     if got.shape != expected.shape:
         raise CheckFailed(f"{case}: expected shape {expected.shape}, got {got.shape}")
     if check_dtype and expected.dtype.kind == "f" and got.dtype != expected.dtype:
@@ -129,9 +153,8 @@ def _expect_close(
         )
     if got.dtype.kind == "f" and not np.isfinite(got).all() and np.isfinite(expected).all():
         bad = int(np.count_nonzero(~np.isfinite(got)))
-        raise CheckFailed(
-            f"{case}: {bad} entries are NaN or infinite (overflow in exp? subtract the max first)"
-        )
+        raise CheckFailed(f"{case}: {bad} entries are NaN or infinite where finite numbers were expected "
+                          f"({nan_cause or 'a division by zero, or a value that grew without bound?'})")
     if np.allclose(got, expected, rtol=rtol, atol=atol):
         return
     for hint in hints:
@@ -183,9 +206,20 @@ def _as_result(got: Any, case: str) -> np.ndarray:
     """The learner's result as an array, or a clear `CheckFailed` (None, a list, ...)."""
     if got is None:
         raise CheckFailed(f"{case}: your function returned None; did you forget `return`?")
-    if not isinstance(got, np.ndarray | np.generic | float | int):
+    if not isinstance(got, np.ndarray | np.generic | float | int | complex):
         raise CheckFailed(f"{case}: expected a NumPy array, got {type(got).__name__}")
-    return np.asarray(got)
+    return _real_numbers(np.asarray(got), case)
+
+
+def _real_numbers(got: np.ndarray, case: str) -> np.ndarray:
+    """`got` unless it holds complex numbers or non-numbers (strings, objects), which compare
+    wrongly or not at all."""
+    if got.dtype.kind == "c":
+        raise CheckFailed(f"{case}: your result is complex ({got.dtype}); expected real numbers (np.sqrt or "
+                          "np.log of a negative number via np.emath, or a 1j, makes complex numbers)")
+    if got.dtype.kind not in "biuf":
+        raise CheckFailed(f"{case}: expected numbers, got an array of dtype {got.dtype}")
+    return got
 
 
 # NumPy words a matrix product's shape error two ways: `@` says "mismatch", np.dot "not aligned".

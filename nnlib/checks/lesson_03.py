@@ -164,10 +164,18 @@ def softmax_cross_entropy_backward(fn: Callable) -> str:
                               "dtype=logits.dtype")
         p = reference_softmax(z.astype(np.float64)).astype(z.dtype)
         onehot = np.eye(z.shape[1], dtype=z.dtype)[labels]
+        columns = np.zeros_like(onehot)
+        columns[:, labels] = 1  # Y[:, labels] = 1 marks whole columns, not one entry per row
+        classes = z.shape[1]
         _expect_close(got, expected, case, rtol=1e-4 if z.dtype == np.float32 else 1e-6, atol=1e-7, hints=[
             hint_scaled(n, "missing 1/N: the loss is the mean over the batch, so each row's gradient is "
                            "divided by the batch size N"),
             hint_scaled(-1, "the sign is flipped: the gradient is (p - onehot) / N, not (onehot - p) / N"),
+            _hint_matches(lambda p=p, columns=columns, n=n: (p - columns) / n,
+                          "Y[:, labels] = 1 sets whole columns (every row gets a 1 in every label's column); "
+                          "set one entry per row: Y[np.arange(N), labels] = 1"),
+            _hint_matches(lambda p=p, onehot=onehot, classes=classes: (p - onehot) / classes,
+                          "you divided by the number of classes C; divide by the batch size N = len(labels)"),
             _hint_matches(lambda p=p, n=n: p / n,
                           "you forgot to subtract the one-hot labels: (p - onehot) / N"),
             _hint_matches(lambda p=p: p, "you forgot to subtract the one-hot labels and to divide by N"),

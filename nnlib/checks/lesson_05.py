@@ -43,11 +43,20 @@ def _l2_cases(rng: np.random.Generator) -> list[tuple[str, list, float]]:
 def l2_penalty(fn: Callable) -> str:
     """Lesson 05: `l2_penalty(params, lam) -> float`, `0.5 * lam * sum(W**2)` over the weight
     matrices among `params` (2-D), skipping the biases (1-D)."""
+    from nnlib.layers import Parameter
     from nnlib.losses import l2_penalty as reference
 
     for case, params, lam in _l2_cases(_cases(51)):
         case = f"on {case}"
+        # Every expectation below comes from these untouched copies: a learner's function that
+        # squares the weights in place must not change what it is compared with.
+        originals = [Parameter(p.value, p.name) for p in params]
         got = _call_quietly(fn, params, lam)
+        if any(not np.array_equal(p.value, o.value) for p, o in zip(params, originals, strict=True)):
+            raise CheckFailed(f"{case}: your function changed the weights in place (e.g. w.value **= 2 or "
+                              "w.value *= ...): compute with new arrays, w.value ** 2, and leave the "
+                              "parameters as they are")
+        params = originals
         if got is None:
             raise CheckFailed(f"{case}: your function returned None; did you forget `return`?")
         if isinstance(got, list | tuple):

@@ -87,7 +87,12 @@ def count_labels(fn: Callable) -> str:
             raise CheckFailed(f"on {case}: expected shape {expected.shape}, got {got.shape}{hint}")
         if not np.issubdtype(got.dtype, np.integer):
             raise CheckFailed(f"on {case}: counts should be integers, got dtype {got.dtype}")
-        _expect_close(got, expected, f"on {case}")
+        _expect_close(got, expected, f"on {case}", hints=[
+            _hint_matches(lambda e=expected: (e > 0).astype(e.dtype),
+                          "every count is 0 or 1: counts[labels] += 1 adds 1 once per distinct label, "
+                          "however often it repeats (fancy indexing); use np.add.at(counts, labels, 1), "
+                          "np.bincount or a loop"),
+        ])
     return f"{len(cases)} cases, including classes that never occur and no labels at all"
 
 
@@ -118,6 +123,10 @@ def scale_images(fn: Callable) -> str:
                               "(twice the memory of float32): convert to float32 first, then scale")
         if got.dtype.kind in "iub":
             raise CheckFailed(f"{case}: your result has dtype {got.dtype}; it must be float32 in [0, 1]")
+        if got.dtype == np.float32 and images.size >= 3000 and _makes_float64_copy(fn, images):
+            raise CheckFailed(f"{case}: right values, but on the way your function makes a float64 copy of "
+                              "the images (dividing uint8 by 255 gives float64, twice the memory of "
+                              "float32): convert to float32 first, then divide")
         _expect_close(
             got, expected, case,
             hints=[
@@ -127,6 +136,28 @@ def scale_images(fn: Callable) -> str:
             ],
         )
     return f"{len(cases)} batches: float32, flattened, 0 -> 0.0 and 255 -> 1.0"
+
+
+def _makes_float64_copy(fn: Callable, images: np.ndarray) -> bool:
+    """Does `fn(images)` allocate as much as a float64 copy on top of its float32 result? NumPy
+    reports its array memory to tracemalloc, so the peak of one call tells."""
+    import tracemalloc
+
+    if tracemalloc.is_tracing():  # someone else is measuring: do not disturb them
+        return False
+    copy = images.copy()
+    tracemalloc.start()
+    try:
+        with np.errstate(all="ignore"):
+            fn(copy)
+        _, peak = tracemalloc.get_traced_memory()
+    except Exception:  # the normal call already succeeded; a failure here says nothing
+        return False
+    finally:
+        tracemalloc.stop()
+    float32_bytes = images.size * 4
+    # float32 result + a float32 temporary = 2x; a float64 copy on the way makes it 3x or more
+    return peak > 2.5 * float32_bytes
 
 
 @checker("one_hot")
@@ -160,11 +191,27 @@ def one_hot(fn: Callable) -> str:
                               "each 1 sits one column to the left: label k belongs in column k"),
                 _hint_matches(lambda e=expected: np.roll(e, 1, axis=1),
                               "each 1 sits one column to the right: label k belongs in column k"),
+                _hint_skipped_row(labels),
                 lambda got, expected: None if np.allclose(got.sum(axis=1), 1)
                 else "each row must hold exactly one 1, at the column of its label",
             ],
         )
     return f"{len(cases)} cases: float32, one row per label, a single 1 per row at the label's column"
+
+
+def _hint_skipped_row(labels: np.ndarray) -> Hint:
+    """A row left all zeros while the others are right: a loop that skips a row (say range(1, n))."""
+
+    def hint(got: np.ndarray, expected: np.ndarray) -> str | None:
+        empty = np.flatnonzero(~got.any(axis=1))
+        others = np.setdiff1d(np.arange(len(got)), empty)
+        if len(empty) and np.array_equal(got[others], expected[others]):
+            rows = ", ".join(str(int(i)) for i in empty[:3])
+            return (f"row {rows} (label {int(labels[empty[0]])}) has no 1: does your loop skip it? "
+                    "range(len(labels)) visits every row, from 0")
+        return None
+
+    return hint
 
 
 @checker("train_val_split")
@@ -294,6 +341,9 @@ def softmax(fn: Callable) -> str:
         ("one row near +1000 and one near -1000", shifted_rows,
          "NaN for the row near -1000: subtract each row's own maximum (one per row, keepdims=True), "
          "not one maximum of the whole array"),
+        ("rows spanning from 0 to 800", np.array([[0.0, 400.0, 800.0], [800.0, 0.0, 5.0]]),
+         "NaN or inf for rows spanning 0 to 800: after subtracting a row's minimum its largest logit is "
+         "still 800 and exp(800) overflows; subtract each row's maximum (then every exponent is <= 0)"),
         ("float32 logits (5, 10)", rng.standard_normal((5, 10)).astype(np.float32), overflow),
     ]
     for case, z, nan_message in cases:
@@ -345,6 +395,10 @@ def cross_entropy(fn: Callable) -> str:
         if np.isinf(value):
             raise CheckFailed(f"{case}: your loss is infinite: a probability rounded to 0 and log(0) = -inf. "
                               "Compute the log-probabilities with log-sum-exp instead of taking log(softmax)")
+        if np.isnan(value) and np.abs(z).max() < 50:  # no exp can overflow for these logits
+            raise CheckFailed(f"{case}: your loss is NaN although these logits are small (exp cannot "
+                              "overflow): np.log of a negative number is NaN; did you take the log of the "
+                              "raw logits? Take it of the softmax probabilities (better: log-sum-exp)")
         if np.isnan(value):
             raise CheckFailed(f"{case}: your loss is NaN: exp overflowed for large logits; subtract each "
                               "row's maximum first (log-sum-exp)")

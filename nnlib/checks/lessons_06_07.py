@@ -244,16 +244,16 @@ def cosine_lr(fn: Callable) -> str:
         steps = sorted({0, 1, total // 4, total // 3, total // 2, total - 1, total, total + 1, 2 * total})
         got = []
         for step in steps:
-            value = _call(fn, step, total, lr)
+            case = f"step {step} of {total}"
+            value = _call_quietly(fn, step, total, lr)
             if value is None:
-                raise CheckFailed(f"step {step} of {total}: your function returned None; "
-                                  "did you forget `return`?")
-            try:
-                got.append(float(value))
-            except (TypeError, ValueError):
-                raise CheckFailed(
-                    f"step {step} of {total}: expected one number, got {type(value).__name__}"
-                ) from None
+                raise CheckFailed(f"{case}: your function returned None; did you forget `return`?")
+            if isinstance(value, complex | np.complexfloating):
+                raise CheckFailed(f"{case}: your result is complex ({value!r}); expected a real number")
+            if not isinstance(value, int | float | np.integer | np.floating) or isinstance(value, bool):
+                if not (isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf"):
+                    raise CheckFailed(f"{case}: expected one number, got {type(value).__name__} {value!r:.40}")
+            got.append(float(np.asarray(value).reshape(())))
         got_array, steps_array = np.array(got), np.array(steps, dtype=float)
         expected = np.array([cosine_schedule(lr, total)(s) for s in steps])
         clamped = np.minimum(steps_array, total)
@@ -274,6 +274,18 @@ def cosine_lr(fn: Callable) -> str:
                           "2*pi makes a full cosine that climbs back to lr; half a cosine (pi) ends at 0"),
             _hint_variant(lr * 0.5 * (1 - np.cos(np.pi * clamped / total)),
                           "the schedule runs backwards (0 up to lr): use 1 + cos, not 1 - cos"),
+            _hint_variant(lr * 0.5 * (1 + np.cos(np.pi * np.minimum(steps_array, total - 1) / (total - 1))),
+                          "off by one: you divide by total - 1; the schedule reaches 0 at step total, so "
+                          "divide the step by total"),
+            _hint_variant(lr * 0.5 * (1 + np.cos(np.pi * np.minimum(steps_array + 1, total) / total)),
+                          "off by one: you use step + 1; step 0 must give the full lr"),
+            _hint_variant(lr * 0.5 * (1 + np.cos(np.pi * (clamped // total))),
+                          "integer division: step // total is 0 until the very end; use step / total"),
+            _hint_variant(lr * 0.5 * (1 + np.cos(180.0 * clamped / total)),
+                          "np.cos takes radians: half a turn is np.pi, not 180 (degrees)"),
+            _hint_variant(lr * 0.5 * (1 + np.cos(np.radians(np.pi * clamped / total))),
+                          "np.radians converts degrees to radians, but pi * step / total is already in "
+                          "radians: leave np.radians out"),
         ]
         _expect_close(got_array, expected, case, hints=hints, rtol=1e-6, atol=1e-12, check_dtype=False)
     return "start, middle, end and past the end of three schedules; matches nnlib.optim.cosine_schedule"
@@ -287,10 +299,17 @@ def accuracy(fn: Callable) -> str:
         probs = rng.dirichlet(np.ones(10), size=n).astype(np.float32)
         labels = rng.integers(0, 10, n)
         labels[: n // 2] = probs[: n // 2].argmax(axis=1)  # about half right
+        # Row 0 holds the largest probability of all, at class 3, and some label is 3: then
+        # probs.argmax() without axis (flat index 3) and probs.max(axis=1) give different wrong answers.
+        probs[0] = 0.01 / 9
+        probs[0, 3] = 0.99
+        labels[-1] = 3
         case = f"{n} examples" if n > 1 else "a single example"
         axis_hint = ("take the argmax over axis=1 (the classes of each example); axis=0 gives one "
                      "index per class, not one per example")
         got = _call_quietly(fn, probs, labels, error_hints={"could not be broadcast": axis_hint})
+        max_variant = np.float64(np.mean(probs.max(axis=1) == labels))
+        flat_variant = np.float64(np.mean(probs.argmax() == labels))
         if isinstance(got, np.ndarray) and got.ndim > 0:
             raise CheckFailed(f"{case}: expected one number, got an array of shape {got.shape}; "
                               "average the correct/incorrect array (e.g. .mean())")
@@ -304,8 +323,14 @@ def accuracy(fn: Callable) -> str:
                           "of each row (axis=1)"),
             _hint_variant(np.float64(np.sum(probs.argmax(axis=1) == labels)), "that is the number of correct "
                           "predictions; divide by the number of examples"),
-            _hint_variant(np.float64(np.mean(probs.argmax() == labels)), "argmax without axis= searches the "
-                          "whole array and returns one flat index; use axis=1 (the classes of each example)"),
+            _hint_variant(max_variant, "you compared the largest probabilities (max) with the labels; the "
+                          "prediction is the class with the largest probability, probs.argmax(axis=1)"
+                          if max_variant != flat_variant else
+                          "the prediction is the class index of each row's largest probability, "
+                          "probs.argmax(axis=1): not probs.max(axis=1) (a probability) nor probs.argmax() "
+                          "without axis (one flat index)"),
+            _hint_variant(flat_variant, "argmax without axis= searches the whole array and returns one flat "
+                          "index; use axis=1 (the classes of each example)"),
         ]
         _expect_close(got, np.float64(expected), case, hints=hints, check_dtype=False)
     return "37 examples, 10 examples (square probs), a single example"
@@ -366,7 +391,11 @@ def top_confident_mistakes(fn: Callable) -> str:
         expected = most_confident_mistakes(probs, labels, k)
         got = _call(fn, probs, labels, k)
         if isinstance(got, list | tuple):
-            got = np.asarray(got, dtype=int)
+            got = np.asarray(got)
+        if isinstance(got, np.ndarray) and got.size and got.dtype.kind not in "iu":
+            raise CheckFailed(f"{case}: expected integer indices, got dtype {got.dtype}: indices count examples; "
+                              "np.argsort and np.flatnonzero give integers, keep them so (no float arithmetic "
+                              "or np.zeros without dtype=int)")
         mistakes = np.flatnonzero(predicted != labels)
         positions = np.argsort(-probs[mistakes].max(axis=1), kind="stable")[:k]
         if (isinstance(got, np.ndarray) and got.shape == positions.shape and got.size
