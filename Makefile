@@ -25,6 +25,8 @@ help:
 	@echo "make reference   maintainers: regenerate the committed reference run in results/"
 	@echo "make test-oldest unit tests and lessons with the oldest versions requirements.txt allows (.venv-oldest)"
 	@echo "make test-browser  run the lessons in JupyterLab in headless Chromium (installs chromium)"
+	@echo "make site        build the course website into build/site/ (Sphinx in .venv-site; MathJax from npm)"
+	@echo "make test-site   build the site and check every page in headless Chromium (installs chromium)"
 	@echo "make bench       time nnlib against PyTorch (installs torch==2.13.0 into .venv)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -80,11 +82,31 @@ bench: $(STAMP)
 # show in screenshots as a learner sees them); install them when missing (root or sudo).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BROWSER_PACKAGES := chromium fonts-noto-color-emoji
-test-browser: $(STAMP)
+browser-packages:
 	@{ [ -x /usr/bin/chromium ] && dpkg -s fonts-noto-color-emoji > /dev/null 2>&1; } || { \
 	  echo "Installing $(BROWSER_PACKAGES) for the browser test"; \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(BROWSER_PACKAGES) > /dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -q > /dev/null 2>&1 && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(BROWSER_PACKAGES) > /dev/null 2>&1; } || \
 	  echo "Could not install $(BROWSER_PACKAGES): without chromium the browser test is skipped"; }
-	$(PY) -m pytest -m browser tests/browser -v -rs
+
+test-browser: $(STAMP) browser-packages
+	$(PY) -m pytest -m browser tests/browser/test_lab.py -v -rs
+
+# The course site (website/README.md): Sphinx + MyST-NB + Furo in an environment of their own,
+# .venv-site (requirements-site.txt), so the learners' .venv stays exactly what requirements.txt
+# makes. The lessons are shown with their stored outputs, never executed. Output: build/site/.
+SITE_VENV := .venv-site
+SITE_STAMP := $(SITE_VENV)/.installed
+$(SITE_STAMP): requirements-site.txt
+	$(PYTHON) -m venv $(SITE_VENV)
+	$(SITE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SITE_VENV)/bin/python -m pip install --quiet -r requirements-site.txt
+	touch $@
+
+.PHONY: site test-site browser-packages
+site: $(SITE_STAMP)
+	$(SITE_VENV)/bin/python website/build.py
+
+test-site: site $(STAMP) browser-packages
+	$(PY) -m pytest -m browser tests/browser/test_site.py -v -rs
