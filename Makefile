@@ -32,7 +32,7 @@ help:
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip "setuptools>=68" wheel
+	$(PY) -m pip install --quiet --upgrade pip "setuptools>=77" wheel
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nnlib)" > /dev/null
@@ -51,6 +51,25 @@ reference: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The oldest versions requirements.txt allows, in a second environment: uv's lowest-direct
+# resolution puts every requirement at its lower bound (their own dependencies as new as fits).
+# Lean, to fit CI's time: unit tests and lessons (exercises/ is the same code, stubbed), short training.
+OLDEST := .venv-oldest
+OLDEST_STAMP := $(OLDEST)/.installed
+OLDEST_EPOCHS ?= 2
+UV := $(VENV)/bin/uv
+$(OLDEST_STAMP): requirements.txt pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet "uv>=0.4"
+	rm -rf $(OLDEST)
+	$(UV) venv --quiet --python $(PYTHON) $(OLDEST)
+	$(UV) pip install --quiet --python $(OLDEST)/bin/python --resolution lowest-direct -r requirements.txt
+	$(UV) pip install --quiet --python $(OLDEST)/bin/python --no-deps -e .
+	touch $@
+
+test-oldest: $(OLDEST_STAMP)
+	@$(OLDEST)/bin/python -c 'import importlib.metadata as m, platform; print("oldest:", "Python", platform.python_version(), *(f"{d} {m.version(d)}" for d in ("numpy", "matplotlib", "scikit-learn", "ipywidgets", "jupyterlab", "nbval", "pytest")))'
+	NNLIB_EPOCHS=$(OLDEST_EPOCHS) $(OLDEST)/bin/python -m pytest tests notebooks
 
 # The repository root, so the file browser reaches notebooks/ and exercises/; opens on lesson 00.
 lab: $(STAMP)

@@ -119,3 +119,42 @@ def test_every_third_party_import_is_declared():
         if not provided_by & declared:
             missing.append(f"{module} (from {', '.join(sorted(files))}; distribution {sorted(provided_by)})")
     assert not missing, "imported but not in requirements.txt: " + "; ".join(missing)
+
+
+def pyproject() -> dict:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_package_dependencies_have_the_lower_bounds_of_requirements_txt():
+    project = pyproject()["project"]
+    declared = [Requirement(r) for r in project["dependencies"]]
+    declared += [Requirement(r) for extra in project["optional-dependencies"].values() for r in extra]
+    pip = pip_requirements()
+    for requirement in declared:
+        name = normalise(requirement.name)
+        lower = {s.version for s in requirement.specifier if s.operator == ">="}
+        assert lower == {s.version for s in pip[name] if s.operator == ">="}, (
+            f"{name}: pyproject.toml says '{requirement.specifier}', requirements.txt '{pip[name]}'"
+        )
+
+
+def test_building_nnlib_prints_no_deprecation_warning(tmp_path):
+    """What every install prints: setuptools' warnings about the course's own pyproject.toml."""
+    import shutil
+    import subprocess
+
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "nnlib", tmp_path / "nnlib", ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--verbose",
+         "--wheel-dir", str(tmp_path / "dist"), str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    output = built.stdout + built.stderr
+    assert "running bdist_wheel" in output, "pip did not show the build backend's output"
+    warnings = [line for line in output.splitlines() if re.search(r"[Dd]eprecat|BuildBackendWarning", line)]
+    assert not warnings, "\n".join(warnings[:5])
