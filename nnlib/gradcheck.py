@@ -17,6 +17,7 @@ import numpy as np
 from nnlib.layers import Dropout
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty
 from nnlib.network import Layer, Sequential
+from nnlib.validation import integer, real
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
@@ -37,6 +38,11 @@ def numerical_gradient(
     `x` is perturbed in place and restored. With `indices` (flat positions),
     only those entries are computed; the others stay 0.
     """
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        what = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
+        raise ValueError(f"numerical_gradient: x must be a float array (an integer array cannot hold "
+                         f"x + eps), got {what}")
+    eps = real(eps, "eps", "numerical_gradient", low=0.0, low_open=True)
     grad = np.zeros_like(x)
     flat_x, flat_grad = x.reshape(-1), grad.reshape(-1)
     positions = range(x.size) if indices is None else indices
@@ -111,6 +117,9 @@ def check_network(
     `samples` checks that many random entries per parameter (the full
     784-128-64-10 network has 109,386 parameters).
     """
+    if samples is not None:
+        samples = integer(samples, "samples", "check_network")
+    l2 = real(l2, "l2", "check_network", low=0.0)
     loss_fn = SoftmaxCrossEntropy()
     weights = model.weights()
     frozen = _freeze_dropout(model.layers)
