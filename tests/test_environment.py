@@ -158,3 +158,27 @@ def test_building_nnlib_prints_no_deprecation_warning(tmp_path):
     assert "running bdist_wheel" in output, "pip did not show the build backend's output"
     warnings = [line for line in output.splitlines() if re.search(r"[Dd]eprecat|BuildBackendWarning", line)]
     assert not warnings, "\n".join(warnings[:5])
+
+
+def test_binder_start_pins_threads_and_uses_the_course_jupyterlab_settings():
+    """Binder runs `start` before JupyterLab: one BLAS thread even without nnlib, and jupyter-config/."""
+    import json
+    import os
+    import subprocess
+
+    start = ROOT / "start"
+    assert start.is_file() and start.stat().st_mode & 0o111, "start: not an executable script"
+    probe = (
+        "import json, os, numpy, threadpoolctl; print(json.dumps({"
+        "'blas': [p['num_threads'] for p in threadpoolctl.threadpool_info() if p['user_api'] == 'blas'], "
+        "'config': os.environ['JUPYTER_CONFIG_PATH'].split(os.pathsep)[0]}))"
+    )
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith("_NUM_THREADS") and k not in ("NNLIB_BLAS_THREADS", "JUPYTER_CONFIG_PATH")}
+    done = subprocess.run([str(start), sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                          timeout=120, cwd="/")
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["blas"] and set(seen["blas"]) == {1}, f"BLAS threads under Binder's start: {seen['blas']}"
+    overrides = Path(seen["config"]) / "labconfig" / "default_setting_overrides.json"
+    assert overrides.is_file(), f"JUPYTER_CONFIG_PATH starts with {seen['config']}, without {overrides.name}"
