@@ -52,13 +52,26 @@ class CliCase:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ScenarioCase:
+    """A fault played out (e.g. a real SIGINT to a child process): `run(tmp)` returns (exit code,
+    stderr); judged like a `CliCase`."""
+
+    name: str
+    run: Callable[[Path], tuple[int, str]]
+    code: int
+    words: tuple[str, ...]
+    max_lines: int = 1
+    kept: Callable[[Path], bool] | None = None
+
+
 def _words_in(message: str, words: tuple[str, ...]) -> list[str]:
     return [w for w in words if w.lower() not in message.lower()]
 
 
 def outcome(case: Case | CliCase, tmp_path: Path) -> tuple[str, str]:
     """(classification, explanation) of running `case` in `tmp_path`."""
-    if isinstance(case, CliCase):
+    if isinstance(case, CliCase | ScenarioCase):
         return _cli_outcome(case, tmp_path)
     try:
         with np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):
@@ -97,14 +110,17 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def _cli_outcome(case: CliCase, tmp_path: Path) -> tuple[str, str]:
-    data = tmp_path / "tiny.npz"
-    if not data.exists():
-        write_tiny_bundle(data)
-    if case.setup is not None:
-        case.setup(tmp_path)
-    argv = [part.format(tmp=tmp_path, data=data) for part in case.argv]
-    code, _, stderr = run_cli(argv)
+def _cli_outcome(case: CliCase | ScenarioCase, tmp_path: Path) -> tuple[str, str]:
+    if isinstance(case, ScenarioCase):
+        code, stderr = case.run(tmp_path)
+    else:
+        data = tmp_path / "tiny.npz"
+        if not data.exists():
+            write_tiny_bundle(data)
+        if case.setup is not None:
+            case.setup(tmp_path)
+        argv = [part.format(tmp=tmp_path, data=data) for part in case.argv]
+        code, _, stderr = run_cli(argv)
     # argparse prints its usage line first: count the lines that are not the usage block
     lines = [line for line in stderr.splitlines() if line.strip()]
     error_lines = [line for line in lines if not line.startswith(("usage:", " "))]
@@ -133,5 +149,5 @@ def write_tiny_bundle(path: Path, train: int = 240, test: int = 60, seed: int = 
     return path
 
 
-def case_id(case: Case | CliCase) -> str:
+def case_id(case: Case | CliCase | ScenarioCase) -> str:
     return case.name
