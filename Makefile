@@ -62,7 +62,7 @@ UV := $(VENV)/bin/uv
 $(OLDEST_STAMP): requirements.txt pyproject.toml | $(STAMP)
 	$(PY) -m pip install --quiet "uv>=0.4"
 	rm -rf $(OLDEST)
-	$(UV) venv --quiet --python $(PYTHON) $(OLDEST)
+	$(UV) venv --quiet --seed --python $(PYTHON) $(OLDEST)
 	$(UV) pip install --quiet --python $(OLDEST)/bin/python --resolution lowest-direct -r requirements.txt
 	$(UV) pip install --quiet --python $(OLDEST)/bin/python --no-deps -e .
 	touch $@
@@ -129,3 +129,30 @@ site: $(SITE_STAMP)
 
 test-site: site $(STAMP) browser-packages
 	$(PY) -m pytest -m browser tests/browser/test_site.py -v -rs
+
+# Grading with nbgrader (TEACHING.md): nbgrader 0.9.6 in an environment of its own, .venv-grading
+# (with the course's requirements and nnlib, which the graded notebooks import), so that the
+# learners' .venv stays what requirements.txt makes. Its kernel is the one nbgrader runs.
+GRADING_VENV := .venv-grading
+GRADING_STAMP := $(GRADING_VENV)/.installed
+NBGRADER := nbgrader==0.9.6
+$(GRADING_STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(GRADING_VENV)
+	$(GRADING_VENV)/bin/python -m pip install --quiet --upgrade pip "setuptools>=68" wheel
+	$(GRADING_VENV)/bin/python -m pip install --quiet -r requirements.txt "$(NBGRADER)"
+	$(GRADING_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(GRADING_VENV)/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nnlib)" > /dev/null
+	touch $@
+
+.PHONY: grading-env test-grading student-copy
+grading-env: $(GRADING_STAMP)
+
+# The round trip: a course of lessons 00, 02 and 07, three fake students, autograde, feedback,
+# exact scores, the class report (tests/grading/test_round_trip.py).
+test-grading: $(STAMP) $(GRADING_STAMP)
+	$(PY) -m pytest -m grading tests/grading -v -s
+
+# The course without notebooks/ (the solutions), for students: make student-copy TARGET=../course-students
+student-copy: $(STAMP)
+	@[ -n "$(TARGET)" ] || { echo "usage: make student-copy TARGET=<new folder>"; exit 2; }
+	$(PY) -m nnlib.grading student-copy $(TARGET)

@@ -20,7 +20,9 @@ NOTIFICATIONS = "@jupyterlab/apputils-extension:notification"
 
 def make_lab_command() -> list[str]:
     """The command `make lab` runs (its last line under `make -n`), as a list with its variables."""
-    dry_run = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    dry_run = subprocess.run(["make", "--no-print-directory", "-n", "lab"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, check=True)
     line = dry_run.stdout.strip().splitlines()[-1]
     assert " lab " in line, f"`make -n lab` ends with {line!r}"
     return shlex.split(line)
