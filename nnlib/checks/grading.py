@@ -126,7 +126,8 @@ def _borrowed_message(reference: str) -> str:
 
 
 def run_check(
-    name: str, check: Callable[..., str], failure: type[AssertionError], fn: Callable, *args: Any, **kwargs: Any
+    name: str, check: Callable[..., str], failure: type[AssertionError], fn: Callable,
+    *args: Any, **kwargs: Any,
 ) -> str:
     """Run `check(fn, ...)` as grading mode wants it: the visible cases, then the hidden rounds,
     all while watching for calls to nnlib's answer. Returns what the visible round passed;

@@ -80,7 +80,8 @@ def cell_metadata(nb: nbformat.NotebookNode, where: str = "notebook") -> list[di
         if index not in by_cell:
             if not cell.get("id"):
                 raise ValueError(f"{where}, cell {index}: has no cell id (nbformat 4.5 or newer gives one)")
-            by_cell[index] = {"grade": False, "grade_id": f"cell_{cell.id}", "locked": True, "solution": False}
+            by_cell[index] = {"grade": False, "grade_id": f"cell_{cell.id}", "locked": True,
+                              "solution": False}
         metadata.append({**by_cell[index], "schema_version": SCHEMA_VERSION})
     return metadata
 

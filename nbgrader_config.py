@@ -1,0 +1,26 @@
+"""nbgrader configuration of the course (nbgrader 0.9). Copied into a course folder by
+`python -m nnlib.grading course <folder>`; stock nbgrader commands then need no hand-edits.
+
+While nbgrader grades (`autograde`) or validates, it sets NBGRADER_EXECUTION; the checkers see it
+and grade strictly (an unanswered exercise fails, hidden cases, no calls to nnlib's answers) and
+training cells run short (only the checks earn points). See TEACHING.md, "Grading with nbgrader".
+"""
+
+import os
+
+c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.course_id = "nn-from-scratch"
+
+# The notebook kernels inherit these: one BLAS thread each (repeatable numbers, no
+# oversubscription when several notebooks are graded at once), and one epoch per training
+# run (lesson 07 trains for minutes otherwise; a teacher may set NNLIB_EPOCHS to override).
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(variable, "1")
+os.environ.setdefault("NNLIB_EPOCHS", "1")
+
+# A cell may take this long before it is stopped and scored as failed. Under grading the
+# longest cell (a short training run) takes a few seconds; this leaves room for a slow machine.
+c.Execute.timeout = 120
+# A student's notebook that does not even start its kernel is retried once.
+c.Execute.startup_timeout = 120

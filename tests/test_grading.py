@@ -1,0 +1,243 @@
+"""Grading: the nbgrader metadata of the lessons and student notebooks, the points table, the
+checkers' grading mode and the class report (the real nbgrader round trip: tests/grading)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from nnlib import checks
+from nnlib.checks import CheckFailed, grading
+from nnlib.grading.metadata import cell_metadata, find_exercises
+from nnlib.grading.points import POINTS
+from nnlib.grading.report import mistake_of, outcomes_of, summarise
+
+REPO = Path(__file__).resolve().parent.parent
+LESSONS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+# The grade ids are part of every gradebook made with the course: renaming an exercise
+# changes them. This list changes only on purpose.
+GRADE_IDS = {
+    "00_start_here": ["normalize_rows", "count_labels"],
+    "01_data": ["scale_images", "one_hot", "train_val_split"],
+    "02_forward_pass": ["linear_forward", "relu", "softmax", "cross_entropy"],
+    "03_backprop": ["linear_backward", "relu_backward", "softmax_cross_entropy_backward",
+                    "numerical_gradient"],
+    "04_dropout": ["dropout_forward", "dropout_backward"],
+    "05_l2_regularization": ["l2_penalty", "add_l2_grad"],
+    "06_optimizers": ["sgd_momentum_step", "adam_step", "cosine_lr"],
+    "07_results": ["accuracy", "confusion_matrix", "top_confident_mistakes"],
+}
+
+
+def nbgrader_cells(nb):
+    return [cell.metadata.get("nbgrader") for cell in nb.cells]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_lessons_carry_their_metadata(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nbgrader_cells(nb) == cell_metadata(nb, path.name), "run `make notebooks` (or nnlib.grading mark)"
+    solutions = [m["grade_id"] for m in nbgrader_cells(nb) if m["solution"]]
+    tests = [(m["grade_id"], m["points"]) for m in nbgrader_cells(nb) if m["grade"]]
+    assert solutions == GRADE_IDS[path.stem]
+    assert tests == [(f"check_{name}", POINTS[name]) for name in solutions]
+    ids = [m["grade_id"] for m in nbgrader_cells(nb)]
+    assert len(ids) == len(set(ids)), "grade ids must be unique in a notebook"
+    assert all(m["locked"] for m in nbgrader_cells(nb) if not m["solution"])
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_student_notebooks_carry_the_same_metadata(path):
+    """exercises/ is gradable as handed out: the lesson's metadata, cell for cell (after the banner)."""
+    lesson = nbformat.read(path, as_version=4)
+    student = nbformat.read(REPO / "exercises" / path.name, as_version=4)
+    banner, *cells = student.cells
+    assert "nbgrader" not in banner.metadata
+    assert [cell.metadata.get("nbgrader") for cell in cells] == nbgrader_cells(lesson)
+    for cell in cells:
+        assert cell.metadata["deletable"] is False
+        assert cell.metadata.get("editable", True) is (not cell.metadata["nbgrader"]["locked"])
+
+
+def test_points_table_covers_the_course_and_matches_teaching():
+    assert [name for names in GRADE_IDS.values() for name in names] == list(POINTS)
+    teaching = (REPO / "TEACHING.md").read_text()
+    rows = dict(re.findall(r"^\| \d\.\d `(\w+)` \| (\d+) \|", teaching, flags=re.MULTILINE))
+    assert {name: int(points) for name, points in rows.items()} == POINTS
+
+
+def test_an_exercise_without_its_check_or_points_is_refused():
+    nb = nbformat.v4.new_notebook()
+    solution = "def relu(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"
+    nb.cells = [nbformat.v4.new_code_cell(solution),
+                nbformat.v4.new_code_cell("print(relu(1))")]
+    with pytest.raises(ValueError, match=r"must be its check, checks.relu\(relu\)"):
+        find_exercises(nb, "lesson.ipynb")
+    nb.cells[0].source = nb.cells[0].source.replace("relu", "brand_new")
+    nb.cells[1].source = "checks.brand_new(brand_new)"
+    with pytest.raises(KeyError, match="add it to POINTS"):
+        find_exercises(nb, "lesson.ipynb")
+
+
+# The checkers in grading mode.
+
+@pytest.fixture
+def graded(monkeypatch):
+    """What nbgrader's autograde sets in the kernel's environment."""
+    monkeypatch.delenv(checks.STRICT_VARIABLE, raising=False)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+
+
+def stub(*args):
+    raise NotImplementedError()
+
+
+def test_unanswered_fails_only_when_graded(graded, monkeypatch, capsys):
+    with pytest.raises(CheckFailed, match="^relu: not implemented$"):
+        checks.relu(stub)
+    checks.relu(stub, demonstration=True)  # lesson 00's demonstration: never graded
+    assert "⏳ relu: not implemented yet" in capsys.readouterr().out
+    monkeypatch.delenv("NBGRADER_EXECUTION")
+    checks.relu(stub)
+    assert "⏳" in capsys.readouterr().out
+
+
+def lesson_solutions(path: Path) -> tuple[dict, list[str]]:
+    """The lesson's solutions defined in a namespace that has the lesson's imports; its check calls."""
+    nb = nbformat.read(path, as_version=4)
+    namespace: dict = {}
+    calls = []
+    for exercise in find_exercises(nb, path.name):
+        for cell in nb.cells[: exercise.solution_cell]:
+            if cell.cell_type == "code" and not cell.source.lstrip().startswith(("%", "!")):
+                tree = ast.parse(cell.source)  # the lesson's imports, nothing else
+                imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+                exec(compile(ast.Module(body=imports, type_ignores=[]), path.name, "exec"), namespace)  # noqa: S102
+        exec(nb.cells[exercise.solution_cell].source, namespace)  # noqa: S102
+        calls.append(nb.cells[exercise.check_cell].source)
+    return namespace, calls
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_the_lessons_solutions_pass_in_grading_mode(path, graded, capsys):
+    """Hidden rounds and the guard against borrowed answers never fail a right answer."""
+    namespace, calls = lesson_solutions(path)
+    namespace["checks"] = checks
+    for call in calls:
+        exec(call, namespace)  # noqa: S102
+    assert capsys.readouterr().out.count("✅") == len(calls)
+
+
+def test_every_reference_resolves():
+    for name, specs in grading.REFERENCES.items():
+        assert name in POINTS
+        for spec in specs:
+            assert callable(grading.resolve(spec)), spec
+
+
+def borrowed_softmax(z):
+    import nnlib.losses
+
+    return nnlib.losses.softmax(z)
+
+
+def borrowed_relu(x):
+    from nnlib.layers import ReLU
+
+    return ReLU().forward(x)
+
+
+def borrowed_cosine(step, total, lr):
+    from nnlib.optim import cosine_schedule
+
+    return cosine_schedule(lr, total)(step)
+
+
+def borrowed_linear_backward(dy, x, W):
+    from nnlib.layers import Linear
+
+    layer = Linear(W.shape[0], W.shape[1], np.random.default_rng(0), dtype=W.dtype)
+    layer.W.value = W
+    layer.forward(x)
+    return layer.backward(dy), layer.W.grad, layer.b.grad
+
+
+@pytest.mark.parametrize("check, fn, reference", [
+    (checks.softmax, borrowed_softmax, "nnlib.losses.softmax"),
+    (checks.relu, borrowed_relu, "nnlib.layers.ReLU.forward"),
+    (checks.cosine_lr, borrowed_cosine, "nnlib.optim.cosine_schedule"),
+    (checks.linear_backward, borrowed_linear_backward, "nnlib.layers.Linear.backward"),
+])
+def test_a_borrowed_answer_fails_when_graded(check, fn, reference, graded, monkeypatch, capsys):
+    with pytest.raises(CheckFailed, match=f"calls nnlib's own answer {re.escape(reference)}"):
+        check(fn)
+    monkeypatch.delenv("NBGRADER_EXECUTION")
+    check(fn)  # in class it passes: the guard is for grading
+    assert "✅" in capsys.readouterr().out
+
+
+def test_a_hard_coded_answer_fails_the_hidden_cases(graded, monkeypatch):
+    """An answer that replays the visible cases' results fails on the hidden inputs."""
+    from nnlib.losses import softmax
+
+    monkeypatch.delenv("NBGRADER_EXECUTION")
+    seen: dict[bytes, np.ndarray] = {}
+
+    def recording(z):
+        seen[z.tobytes()] = softmax(z)
+        return seen[z.tobytes()]
+
+    checks.softmax(recording)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(CheckFailed, match=r"^softmax: hidden cases \(other random inputs\): .*KeyError"):
+        checks.softmax(lambda z: seen[z.tobytes()])
+
+
+# The class report.
+
+def test_mistakes_read_the_same_for_every_student():
+    assert mistake_of("cross_entropy", "cross_entropy: on logits (4, 3): your result is 4 times the expected "
+                      "one: missing 1/N") == "your result is 4 times the expected one: missing 1/N"
+    assert mistake_of("softmax", "softmax: hidden cases (other random inputs): on a batch of 1: 3 of 10 "
+                      "entries differ (largest difference 0.1)") == \
+        "wrong values, no recognised cause (hidden cases only)"
+    assert mistake_of("accuracy", "accuracy: 37 examples: that is a percentage") == "that is a percentage"
+
+
+def test_outcomes_of_a_graded_notebook():
+    nb = nbformat.v4.new_notebook()
+    cells = []
+    for name, output in (("relu", None), ("softmax", ("CheckFailed", "softmax: on x: NaN or inf")),
+                         ("cross_entropy", ("CheckFailed", "cross_entropy: not implemented")),
+                         ("linear_forward", ("NameError", "name 'linear_forward' is not defined"))):
+        cell = nbformat.v4.new_code_cell(f"checks.{name}({name})", execution_count=1)
+        cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"check_{name}", "points": 1,
+                                     "solution": False}
+        if output:
+            cell.outputs = [nbformat.v4.new_output("error", ename=output[0], evalue=output[1], traceback=[])]
+        cells.append(cell)
+    nb.cells = cells
+    outcomes = outcomes_of(nb, "ada", "02_forward_pass")
+    assert [(o.exercise, o.status, o.mistake) for o in outcomes] == [
+        ("relu", "passed", ""), ("softmax", "failed", "NaN or inf"), ("cross_entropy", "not implemented", ""),
+        ("linear_forward", "failed", "NameError (the check could not run)")]
+    (summary, *_) = summarise(outcomes + outcomes_of(nb, "bob", "02_forward_pass"))
+    assert (summary.exercise, summary.students, summary.passed) == ("relu", 2, 2)
+
+
+def test_training_runs_one_epoch_while_nbgrader_grades(monkeypatch):
+    from nnlib.train import lesson_epochs
+
+    monkeypatch.delenv("NNLIB_EPOCHS", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert lesson_epochs(40) == 40
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert lesson_epochs(40) == 1
+    monkeypatch.setenv("NNLIB_EPOCHS", "3")  # a teacher's explicit choice wins
+    assert lesson_epochs(40) == 3
