@@ -192,7 +192,8 @@ class StudentWorkFound(RuntimeError):
         super().__init__(
             f"Not regenerated: {len(changed)} student notebook(s) differ from what `make exercises` "
             f"last wrote, probably someone's work:\n{names}\n"
-            f"Nothing was written. To keep the work, move it out of the {first.parent.name} folder first, e.g.\n"
+            f"Nothing was written. To keep the work, move it out of the {first.parent.name} folder "
+            f"first, e.g.\n"
             f"  mv {first} my_{first.name}\n"
             f"and run `make exercises` again. To discard the work and regenerate anyway: "
             f"`make exercises FORCE=1` (or get the committed version back with `git checkout -- <file>`)."

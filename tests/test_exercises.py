@@ -79,7 +79,8 @@ def test_planted_marker_never_reaches_the_student(tmp_path):
     assert MARKER not in text
     student = nbformat.read(written, as_version=4)
     code = [c.source for c in student.cells if c.cell_type == "code"]
-    assert code == ["def relu(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()", "checks.relu(relu)"]
+    stub = "def relu(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    assert code == [stub, "checks.relu(relu)"]
 
 
 def test_lessons_exist():
@@ -121,7 +122,8 @@ def make_lesson(folder: Path, body: str = "return x") -> Path:
     """A one-exercise lesson in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(f"def relu(x):\n    {BEGIN_SOLUTION}\n    {body}\n    {END_SOLUTION}"),
+    solution = f"def relu(x):\n    {BEGIN_SOLUTION}\n    {body}\n    {END_SOLUTION}"
+    nb.cells = [nbformat.v4.new_code_cell(solution),
                 nbformat.v4.new_code_cell("checks.relu(relu)")]  # an exercise needs its check and points
     path = folder / "99_lesson.ipynb"
     nbformat.write(nb, path)
