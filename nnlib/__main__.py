@@ -54,7 +54,8 @@ def _probe_writable(folder: Path, option: str, wanted: Path) -> None:
     try:
         fd, name = tempfile.mkstemp(prefix=".nnlib-write-test.", dir=folder)
     except OSError as err:
-        raise UsageError(f"{option}: cannot write {wanted}: {folder} is not writable ({err.strerror})") from None
+        raise UsageError(f"{option}: cannot write {wanted}: {folder} is not writable "
+                         f"({err.strerror})") from None
     os.close(fd)
     os.unlink(name)
 
@@ -82,15 +83,6 @@ def check_output_file(path: Path, option: str) -> None:
     if not nearest.is_dir():
         raise UsageError(f"{option}: {nearest} is a file, so {path} cannot be created inside it")
     _probe_writable(nearest, option, path)
-
-
-def _single_blas_thread():
-    """One BLAS thread: for this small network two threads were not faster, only noisier."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return None
-    return threadpool_limits(1)
 
 
 def _write_outputs(results: list[RunResult], out: Path, title: str, partial: bool = False) -> list[Path]:
@@ -163,7 +155,8 @@ def _save_diverged_history(history: History, config, out: Path) -> str:
         return "No epoch completed, so nothing was saved."
     path = partial_name(out / "histories.json")
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"config": dataclasses.asdict(config), "partial": True, "diverged": True, "epochs_completed": history.epochs,
+    summary = {"config": dataclasses.asdict(config), "partial": True, "diverged": True,
+               "epochs_completed": history.epochs,
                "history": history.to_dict()}
     write_text_atomic(path, json.dumps([summary], indent=1))
     return f"The history of the {history.epochs} completed epochs is in {path}."
@@ -350,7 +343,6 @@ def main(argv: list[str] | None = None) -> int:
         args.bench_args = extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    limits = _single_blas_thread()
     received: list[int] = []
     previous = _stop_on_sigterm(received)
     try:
@@ -367,8 +359,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-        if limits is not None:
-            limits.restore_original_limits()
     return 128 + signal.SIGTERM if received and code == 130 else code
 
 

@@ -47,7 +47,8 @@ class RunConfig:
         plain SGD ignores, a negative dropout that acts as none, ...)."""
         where = f"run {self.name!r}"
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"{where}: optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+            raise ValueError(f"{where}: optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                             f"got {self.optimizer!r}")
         real(self.lr, "lr", where, low=0.0, low_open=True)
         probability(self.dropout, "dropout", where)
         real(self.l2, "l2", where, low=0.0)

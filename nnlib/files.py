@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-
 # When this process started, as far as files are concerned: temporary files older than this
 # were left by an earlier process (killed mid-write), never by this one.
 _PROCESS_STARTED = time.time()

@@ -102,7 +102,8 @@ def check_gradient(dy: np.ndarray, shape: tuple[int, ...], layer: str) -> None:
         raise ValueError(f"{layer}.backward: expected dy as a NumPy array, got {type(dy).__name__}")
     if dy.shape != shape:
         raise ValueError(
-            f"{layer}.backward: expected dy of shape {shape} (the shape of the forward output), got {dy.shape}"
+            f"{layer}.backward: expected dy of shape {shape} (the shape of the forward output), "
+            f"got {dy.shape}"
         )
 
 

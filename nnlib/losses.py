@@ -16,10 +16,12 @@ from nnlib.validation import real
 def check_logits(logits: np.ndarray, where: str) -> None:
     """Raise a `ValueError` unless `logits` is a 2-D float array `(batch, classes)`."""
     if not isinstance(logits, np.ndarray):
-        raise ValueError(f"{where}: expected logits as a NumPy array (batch, classes), got {type(logits).__name__}")
+        raise ValueError(f"{where}: expected logits as a NumPy array (batch, classes), "
+                         f"got {type(logits).__name__}")
     if logits.ndim != 2:
         hint = "; for one sample use logits[None, :]" if logits.ndim == 1 else ""
-        raise ValueError(f"{where}: expected logits of shape (batch, classes), got shape {logits.shape}{hint}")
+        raise ValueError(f"{where}: expected logits of shape (batch, classes), "
+                         f"got shape {logits.shape}{hint}")
     if not np.issubdtype(logits.dtype, np.floating):
         raise ValueError(f"{where}: expected float logits, got dtype {logits.dtype}")
 

@@ -115,7 +115,8 @@ def mlp(
     are left out when `dropout == 0`.
     """
     if not isinstance(sizes, tuple | list) or len(sizes) < 2:
-        raise ValueError(f"mlp: sizes must be a list of at least 2 layer sizes (input and output), got {sizes!r}")
+        raise ValueError("mlp: sizes must be a list of at least 2 layer sizes (input and output), "
+                         f"got {sizes!r}")
     for size in sizes:
         integer(size, f"every size in sizes {tuple(sizes)}", "mlp")
     dropout = probability(dropout, "dropout", "mlp")
@@ -262,7 +263,8 @@ def _peek_array(archive: zipfile.ZipFile, member: str, path: Path) -> tuple[tupl
         else:
             shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
     if dtype.hasobject:
-        raise ModelFileError(f"{path} holds pickled Python objects, which nnlib never loads (they could run code)")
+        raise ModelFileError(f"{path} holds pickled Python objects, which nnlib never loads "
+                             "(they could run code)")
     return shape, dtype, info.file_size
 
 
@@ -280,7 +282,8 @@ def _check_arrays_match(
             raise ModelFileError(f"{path}: {name} has dtype {dtype}, expected float32 or float64 "
                                  "(nnlib never casts parameters silently)")
         if stored_shape != shape:
-            raise ModelFileError(f"{path}: {name} expected shape {shape} from the header, file has {stored_shape}")
+            raise ModelFileError(f"{path}: {name} expected shape {shape} from the header, "
+                                 f"file has {stored_shape}")
         if size < int(np.prod(shape)) * dtype.itemsize:
             raise ModelFileError(f"{path}: {name} is truncated ({size} bytes for shape {shape})")
         dtypes.add(dtype)

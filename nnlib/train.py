@@ -158,7 +158,8 @@ def predict(model: Sequential, x: np.ndarray) -> np.ndarray:
 def _check_dataset(model: Sequential, x: np.ndarray, y: np.ndarray, where: str) -> float:
     """Check a dataset against the model; return the largest magnitude among the inputs."""
     if not isinstance(model, Sequential):
-        raise ValueError(f"{where}: model must be a Sequential such as nnlib.mlp(...), got {type(model).__name__}")
+        raise ValueError(f"{where}: model must be a Sequential such as nnlib.mlp(...), "
+                         f"got {type(model).__name__}")
     check_input(x, model.in_features, f"{where}: x", model.dtype)
     if len(x) == 0:
         raise ValueError(f"{where}: got an empty dataset")
@@ -190,7 +191,8 @@ def _check_optimizer(model: Sequential, optimizer: Optimizer) -> None:
     if foreign:
         name = type(optimizer).__name__
         raise ValueError(
-            f"fit: the optimizer was built on another model's parameters ({len(foreign)} of its {len(params)} "
+            "fit: the optimizer was built on another model's parameters "
+            f"({len(foreign)} of its {len(params)} "
             f"are not this model's, e.g. {foreign[0].name or 'a Parameter'}), so training would change "
             f"nothing here; build it from this model: {name}(model.parameters(), ...) (in a notebook, "
             "re-run the optimizer cell after the model cell)"

@@ -38,7 +38,8 @@ def _is_integer(value: Any) -> bool:
 def integer(value: Any, name: str, where: str, minimum: int = 1) -> int:
     """`value` as an int if it is an integer >= `minimum` (1: a count), else a clear error."""
     if not _is_integer(value) or value < minimum:
-        wanted = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        names = {0: "a non-negative integer", 1: "a positive integer"}
+        wanted = names.get(minimum, f"an integer >= {minimum}")
         raise ValueError(f"{where}: {name} must be {wanted}, got {_shown(value)}")
     return int(value)
 

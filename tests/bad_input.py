@@ -87,9 +87,19 @@ def outcome(case: Case | CliCase, tmp_path: Path) -> tuple[str, str]:
             kind, why = "clear", message
     else:
         kind, why = "silently wrong", "no error"
-    if case.kept is not None and not case.kept(tmp_path):
+    if not _kept(case, tmp_path):
         kind, why = "lost", f"something was lost ({why})"
     return kind, why
+
+
+def _kept(case: Case | CliCase | ScenarioCase, tmp_path: Path) -> bool:
+    """The case's check that nothing was lost; a file it cannot even read counts as lost."""
+    if case.kept is None:
+        return True
+    try:
+        return bool(case.kept(tmp_path))
+    except (OSError, ValueError, KeyError, IndexError):
+        return False
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
@@ -131,7 +141,7 @@ def _cli_outcome(case: CliCase | ScenarioCase, tmp_path: Path) -> tuple[str, str
         kind, why = "confusing", f"exit {code}, missing {missing}, stderr: {stderr[-400:]}"
     else:
         kind, why = "clear", " | ".join(error_lines)
-    if case.kept is not None and not case.kept(tmp_path):
+    if not _kept(case, tmp_path):
         kind, why = "lost", f"something was lost ({why})"
     return kind, why
 

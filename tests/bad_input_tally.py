@@ -38,7 +38,8 @@ def main(argv: list[str]) -> int:
                 print(f"  {kind}: {category}: {case.name}: {why}")
         for kind in OUTCOMES:
             total[kind] += counts[kind]
-        print(f"{category:<12} " + " ".join(f"{counts[o]:>14}" for o in OUTCOMES) + f" {sum(counts.values()):>6}")
+        row = " ".join(f"{counts[o]:>14}" for o in OUTCOMES)
+        print(f"{category:<12} {row} {sum(counts.values()):>6}")
     print(f"{'total':<12} " + " ".join(f"{total[o]:>14}" for o in OUTCOMES) + f" {sum(total.values()):>6}")
     return 0 if total["clear"] == sum(total.values()) else 1
 

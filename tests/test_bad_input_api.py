@@ -1,6 +1,8 @@
 """Bad input to nnlib's API: every public function names the bad argument, what it expected and what
 came, in one line; nothing trains or predicts silently wrong (see tests/bad_input.py)."""
 
+# ruff: noqa: E501 (one table row per case reads better than wrapped rows)
+
 from __future__ import annotations
 
 import math

@@ -1,6 +1,8 @@
 """Learner functions that are wrong in odd ways: every checker answers in one line (CheckFailed),
 never a traceback, and names the actual mistake (see tests/bad_input.py)."""
 
+# ruff: noqa: E501 (one table row per case reads better than wrapped rows)
+
 from __future__ import annotations
 
 import _thread

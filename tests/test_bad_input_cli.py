@@ -2,6 +2,8 @@
 `error:` line naming the option, exit code 2 (usage, data) or 1 (a failed run), checks its output
 places before training, and never loses or overwrites results (see tests/bad_input.py)."""
 
+# ruff: noqa: E501 (one table row per case reads better than wrapped rows)
+
 from __future__ import annotations
 
 import json

@@ -1,6 +1,8 @@
 """Bad MNIST bundles and bad arguments to the data loaders: refused in one line, never guessed at
 (see tests/bad_input.py)."""
 
+# ruff: noqa: E501 (one table row per case reads better than wrapped rows)
+
 from __future__ import annotations
 
 import numpy as np

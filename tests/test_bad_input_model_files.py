@@ -1,6 +1,8 @@
 """Bad model files: `load_model` / `load_weights` refuse them in one line, check the header against
 the stored arrays before allocating anything, and never cast or unpickle silently."""
 
+# ruff: noqa: E501 (one table row per case reads better than wrapped rows)
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,8 @@ or not at all, and temporary files do not pile up (see tests/bad_input.py).
 The command-line cases send a real SIGINT/SIGTERM to a child `python -m nnlib` once its progress
 bar shows a completed epoch (a few seconds each)."""
 
+# ruff: noqa: E501 (one table row per case reads better than wrapped rows)
+
 from __future__ import annotations
 
 import json

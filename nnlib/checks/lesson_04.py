@@ -47,7 +47,8 @@ def dropout_forward(fn: Callable) -> str:
                               f"{mask.shape}: draw one random number per unit, rng.random(x.shape)")
         if mask.dtype.kind == "f" and not np.isfinite(mask).all():
             raise CheckFailed(f"{case}: your mask holds {int(np.count_nonzero(~np.isfinite(mask)))} NaN or "
-                              "infinite entries; it must hold 0 for a dropped unit and 1/(1-p) for a kept one "
+                              "infinite entries; it must hold 0 for a dropped unit and 1/(1-p) for a kept "
+                              "one "
                               "(a 0/0 or a division by a zero probability?)")
         kept = mask != 0
         if np.all(kept == kept[:1]):

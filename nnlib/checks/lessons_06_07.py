@@ -252,7 +252,8 @@ def cosine_lr(fn: Callable) -> str:
                 raise CheckFailed(f"{case}: your result is complex ({value!r}); expected a real number")
             if not isinstance(value, int | float | np.integer | np.floating) or isinstance(value, bool):
                 if not (isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf"):
-                    raise CheckFailed(f"{case}: expected one number, got {type(value).__name__} {value!r:.40}")
+                    raise CheckFailed(f"{case}: expected one number, got {type(value).__name__} "
+                                      f"{value!r:.40}")
             got.append(float(np.asarray(value).reshape(())))
         got_array, steps_array = np.array(got), np.array(steps, dtype=float)
         expected = np.array([cosine_schedule(lr, total)(s) for s in steps])
@@ -393,8 +394,9 @@ def top_confident_mistakes(fn: Callable) -> str:
         if isinstance(got, list | tuple):
             got = np.asarray(got)
         if isinstance(got, np.ndarray) and got.size and got.dtype.kind not in "iu":
-            raise CheckFailed(f"{case}: expected integer indices, got dtype {got.dtype}: indices count examples; "
-                              "np.argsort and np.flatnonzero give integers, keep them so (no float arithmetic "
+            raise CheckFailed(f"{case}: expected integer indices, got dtype {got.dtype}: indices count "
+                              "examples; np.argsort and np.flatnonzero give integers, keep them so (no float "
+                              "arithmetic "
                               "or np.zeros without dtype=int)")
         mistakes = np.flatnonzero(predicted != labels)
         positions = np.argsort(-probs[mistakes].max(axis=1), kind="stable")[:k]
