@@ -412,7 +412,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="seed of the weights, batch order and dropout")
     parser.add_argument("--data", type=Path, default=None, help="MNIST bundle (default: the course's)")
     args = parser.parse_args(argv)
-    args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
+    try:
+        args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
+    except ValueError:
+        parser.error(f"--batch-sizes: expected comma-separated positive integers, got {args.batch_sizes!r}")
+    if not args.batch_sizes or min(args.batch_sizes) < 1:
+        parser.error(f"--batch-sizes: expected comma-separated positive integers, got {args.batch_sizes}")
     args.optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
     unknown = set(args.optimizers) - set(OPTIMIZER_NAMES)
     if unknown:

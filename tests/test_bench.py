@@ -46,3 +46,12 @@ def test_bench_rejects_an_unknown_optimizer(capsys):
         main([*TINY, "--optimizers", "rmsprop"])
     assert exit_info.value.code == 2
     assert "unknown optimizer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sizes", ["0", "128,-1", "32.5", ",", "abc"])
+def test_bench_refuses_bad_batch_sizes_naming_the_option(sizes, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--batch-sizes", sizes, "--no-torch"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "--batch-sizes: expected comma-separated positive integers" in err[-1]
