@@ -203,7 +203,9 @@ def test_a_hard_coded_answer_fails_the_hidden_cases(graded, monkeypatch):
 
 def test_mistakes_read_the_same_for_every_student():
     assert mistake_of("cross_entropy", "cross_entropy: on logits (4, 3): your result is 4 times the expected "
-                      "one: missing 1/N") == "your result is 4 times the expected one: missing 1/N"
+                      "one: missing 1/N") == "missing 1/N"
+    assert mistake_of("relu", "relu: on x (4, 5): your function raised ValueError: operands could not be "
+                      "broadcast (4,3) (4,). Hint: use keepdims=True") == "Hint: use keepdims=True"
     assert mistake_of("softmax", "softmax: hidden cases (other random inputs): on a batch of 1: 3 of 10 "
                       "entries differ (largest difference 0.1)") == \
         "wrong values, no recognised cause (hidden cases only)"
