@@ -50,3 +50,4 @@ def corrupted_bundle(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("corrupted") / "mnist.npz"
     path.write_bytes(bytes(data))
     return path
+

@@ -46,6 +46,9 @@ def jupyter_lab(root: Path, scratch: Path) -> Iterator[str]:
         JUPYTER_CONFIG_PATH=str(COURSE_CONFIG),
     )
     env.pop("MPLBACKEND", None)  # the kernels must use the inline backend, as for a learner
+    # What a learner sees (figures, sliders, progress bars) is checked here; how well the
+    # network learns in full-length runs is nbval's job, so training stays short.
+    env.setdefault("NNLIB_EPOCHS", "3")
     port = free_port()
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
