@@ -9,7 +9,6 @@ import os
 
 import pytest
 
-
 # The student notebooks are tested for running top to bottom unfilled (every piece borrowed
 # from nnlib); how well the network learns is the lessons' job (notebooks/, full length).
 # Their kernels start during the first cell's setup and inherit this process's environment,
