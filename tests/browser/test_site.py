@@ -36,7 +36,7 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 WIDE, NARROW = {"width": 1400, "height": 1000}, {"width": 390, "height": 844}
 RAW_TEX = re.compile(r"\\(frac|sum|begin|mathbf|partial|left|right|cdot)\b"  # a TeX command
                      r"|\\\(|\\\[|\$\$|\$[^\s$][^$\n]{0,80}\$")  # math delimiters
-SCREENSHOT_LESSON = "notebooks/02_forward_pass.html"
+SCREENSHOT_LESSONS = ("notebooks/02_forward_pass.html", "notebooks/07_results.html")
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -210,19 +210,22 @@ def test_search_finds_the_lesson(site, reader, word, lesson):
     assert not reader.problems, "\n".join(reader.problems)
 
 
-def test_screenshots_of_a_lesson_wide_narrow_and_dark(site, browser):
+@pytest.mark.parametrize("lesson", SCREENSHOT_LESSONS)
+def test_screenshots_of_a_lesson_wide_narrow_and_dark(site, browser, lesson):
     SHOTS.mkdir(parents=True, exist_ok=True)
     for name, viewport, scheme in (("wide", WIDE, "light"), ("narrow", NARROW, "light"),
                                    ("dark", WIDE, "dark")):
         shot = Reader(browser, viewport, color_scheme=scheme)
         try:
-            shot.open(site + SCREENSHOT_LESSON)
-            prefix = SHOTS / f"site__{Path(SCREENSHOT_LESSON).stem}-{name}"
+            shot.open(site + lesson)
+            prefix = SHOTS / f"site__{Path(lesson).stem}-{name}"
             shot.page.screenshot(path=f"{prefix}-top.png")
             shot.page.locator(".cell_output img").first.scroll_into_view_if_needed()
             shot.page.screenshot(path=f"{prefix}-figure.png")
-            shot.page.locator("mjx-container[display='true']").first.scroll_into_view_if_needed()
-            shot.page.screenshot(path=f"{prefix}-math.png")
+            display_math = shot.page.locator("mjx-container[display='true']")
+            if display_math.count():  # 07 has inline math only
+                display_math.first.scroll_into_view_if_needed()
+                shot.page.screenshot(path=f"{prefix}-math.png")
             assert not shot.problems, "\n".join(shot.problems)
         finally:
             shot.close()
