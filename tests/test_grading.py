@@ -62,7 +62,10 @@ def test_student_notebooks_carry_the_same_metadata(path):
     assert [cell.metadata.get("nbgrader") for cell in cells] == nbgrader_cells(lesson)
     for cell in cells:
         assert cell.metadata["deletable"] is False
-        assert cell.metadata.get("editable", True) is (not cell.metadata["nbgrader"]["locked"])
+        nbgrader = cell.metadata["nbgrader"]
+        is_check_or_text = nbgrader["grade"] or cell.cell_type == "markdown"
+        assert cell.metadata.get("editable", True) is (not is_check_or_text), (
+            "checks and text are locked; solutions and the other code cells stay editable (Try this)")
 
 
 def test_points_table_covers_the_course_and_matches_teaching():

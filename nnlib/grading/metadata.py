@@ -87,16 +87,23 @@ def cell_metadata(nb: nbformat.NotebookNode, where: str = "notebook") -> list[di
 
 
 def apply_metadata(nb: nbformat.NotebookNode, metadata: list[dict], student: bool = False) -> None:
-    """Set each cell's nbgrader metadata (replacing any); for a student notebook also lock the
-    cells in the editor the way `nbgrader generate_assignment` does."""
+    """Set each cell's nbgrader metadata (replacing any). A student notebook's cells also become
+    undeletable (grading finds them by id), and its checks and text uneditable; its other code
+    cells stay editable, so "Try this" experiments work in place (nbgrader restores every
+    locked cell from the lesson before grading, so edits there never change a score)."""
     if len(metadata) != len(nb.cells):
         raise ValueError(f"{len(metadata)} cells of metadata for a notebook of {len(nb.cells)} cells")
     for cell, nbgrader in zip(nb.cells, metadata, strict=True):
         cell.metadata["nbgrader"] = dict(nbgrader)
         if student:
             cell.metadata["deletable"] = False
-            if nbgrader["locked"]:
+            if student_may_not_edit(cell, nbgrader):
                 cell.metadata["editable"] = False
+
+
+def student_may_not_edit(cell: nbformat.NotebookNode, nbgrader: dict) -> bool:
+    """A check (autograder test) or the lesson's text: locked in the student's editor."""
+    return nbgrader["grade"] or (nbgrader["locked"] and cell.cell_type == "markdown")
 
 
 def mark_lesson(nb: nbformat.NotebookNode, where: str = "notebook") -> nbformat.NotebookNode:
