@@ -291,6 +291,12 @@ class YourLinear(Linear):
         if self._x is None:
             raise RuntimeError(f"{self.name}: call forward before backward")
         dx, dW, db = linear_backward(dy, self._x, self.W.value)
+        for what, grad, parameter in (("dW", dW, self.W), ("db", db, self.b)):
+            if np.shape(grad) != parameter.value.shape:  # say whose bug it is, not just which array
+                where = self.pieces.where.get("linear_backward", "your code")
+                raise ValueError(f"your linear_backward ({where}) returned {what} of shape {np.shape(grad)} "
+                                 f"in {self.name}, expected {parameter.value.shape}: its check says what is "
+                                 "wrong; fix it there, save, and run this lesson again")
         self.W.grad = dW  # copies into the parameter's gradient array
         self.b.grad = db
         return dx

@@ -162,6 +162,20 @@ def test_a_linear_backward_with_zero_gradients_stops_learning_and_the_verdict_sa
     assert "your linear_backward failed its check in this notebook" in out
 
 
+def test_a_transposed_dw_stops_training_with_a_message_that_names_the_learners_function(capsys):
+    def linear_backward(dy, x, W):
+        return dy @ W.T, (x.T @ dy).T, dy.sum(axis=0)  # dW transposed
+
+    pieces = assemble.gather(here={"linear_backward": linear_backward})
+    assert "linear_backward" in pieces.failed
+    model = pieces.network((6, 5, 3), 0.0, np.random.default_rng(1))
+    loss_fn = pieces.loss()
+    loss_fn.forward(model.forward(np.ones((4, 6), dtype=np.float32), training=True), np.array([0, 1, 2, 0]))
+    with pytest.raises(ValueError, match=r"your linear_backward \(this notebook\) returned dW of shape "
+                                         r"\(3, 5\) in Linear2, expected \(5, 3\)"):
+        model.backward(loss_fn.backward())
+
+
 def test_dropout_without_the_scale_is_used_and_changes_training(reference_pieces, mnist, capsys):
     def dropout_forward(x, p, rng, training):
         if not training or p == 0:
