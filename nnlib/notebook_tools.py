@@ -220,10 +220,14 @@ def write_exercises(lessons: Path, target: Path, force: bool = False) -> list[Pa
     what was last generated (its hash is in `target/.generated.sha256`). Otherwise, and
     without `force`, nothing at all is written and `StudentWorkFound` names the files.
     """
+    lesson_paths = sorted(lessons.glob("*.ipynb"))
+    if not lesson_paths:  # e.g. a student copy (no notebooks/): write nothing, keep the hashes
+        raise FileNotFoundError(f"no lessons (*.ipynb) in {lessons}: the student notebooks are generated "
+                                "from the lessons, which this copy of the course does not hold")
     target.mkdir(parents=True, exist_ok=True)
     last_generated = read_generated_hashes(target)
     fresh: dict[Path, bytes] = {}
-    for path in sorted(lessons.glob("*.ipynb")):
+    for path in lesson_paths:
         nb = nbformat.read(path, as_version=4)
         text = nbformat.writes(student_version(nb, path.name))
         fresh[target / path.name] = (text if text.endswith("\n") else text + "\n").encode("utf-8")
@@ -260,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "exercises":
         try:
             written = write_exercises(args.lessons, args.target, force=args.force)
-        except StudentWorkFound as refusal:
+        except (StudentWorkFound, FileNotFoundError) as refusal:
             print(refusal, file=sys.stderr)
             return 1
         for path in written:

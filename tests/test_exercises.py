@@ -170,6 +170,20 @@ def test_force_discards_the_changes(tmp_path):
     assert student.read_bytes() == generated
 
 
+def test_without_lessons_nothing_is_written(tmp_path, capsys):
+    # A student copy has exercises/ but no notebooks/: `make exercises` there must say so and
+    # leave the student notebooks and their hashes alone (it used to empty the hash file).
+    lessons, target = tmp_path / "lessons", tmp_path / "exercises"
+    make_lesson(lessons)
+    write_exercises(lessons, target)
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+
+    assert main(["exercises", str(tmp_path / "notebooks"), str(target)]) == 1
+
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+    assert "no lessons" in capsys.readouterr().err
+
+
 def test_committed_hashes_are_those_of_the_committed_exercises():
     recorded = read_generated_hashes(ROOT / "exercises")
     notebooks = (ROOT / "exercises").glob("*.ipynb")
