@@ -192,7 +192,7 @@ def plot(summaries: list[ExerciseSummary], path: Path) -> None:
     ax.set_xlabel("students")
     ax.set_title("Class report: checks passed, failed (with the most common recognised mistake), "
                  "not implemented", fontsize=10)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=3, fontsize=8, frameon=False)
+    fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)  # below the axis label
     ax.spines[["top", "right"]].set_visible(False)
     fig.savefig(path, dpi=110)
 
