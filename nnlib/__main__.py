@@ -174,7 +174,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         base, lr=args.lr, momentum=args.momentum, dropout=args.dropout, l2=args.l2,
         epochs=args.epochs, batch_size=args.batch_size, schedule=args.schedule, seed=args.seed,
     )
-    print(f"Training {config}", flush=True)
+    momentum = f", momentum {config.momentum}" if config.optimizer == "momentum" else ""
+    print(f"Training {config.name}: lr {config.lr}{momentum}, dropout {config.dropout}, L2 {config.l2}, "
+          f"batch {config.batch_size}, {config.schedule} schedule, {config.epochs} epochs, "
+          f"seed {config.seed}", flush=True)
     data = load_mnist(args.data)
     title = f"{config.name} on MNIST"
     try:
