@@ -133,7 +133,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     try:
         for config in configs:
             print(f"Training {config.name}: lr {config.lr}, dropout {config.dropout}, L2 {config.l2}, "
-                  f"{config.epochs} epochs, seed {config.seed}", flush=True)
+                  f"{config.epochs} epoch{'s' * (config.epochs != 1)}, seed {config.seed}", flush=True)
             results.append(train_run(config, data, progress=not args.no_progress))
             if results[-1].partial:  # Ctrl-C stopped this run: stop the whole command
                 raise KeyboardInterrupt
@@ -176,8 +176,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     momentum = f", momentum {config.momentum}" if config.optimizer == "momentum" else ""
     print(f"Training {config.name}: lr {config.lr}{momentum}, dropout {config.dropout}, L2 {config.l2}, "
-          f"batch {config.batch_size}, {config.schedule} schedule, {config.epochs} epochs, "
-          f"seed {config.seed}", flush=True)
+          f"batch {config.batch_size}, {config.schedule} schedule, "
+          f"{config.epochs} epoch{'s' * (config.epochs != 1)}, seed {config.seed}", flush=True)
     data = load_mnist(args.data)
     title = f"{config.name} on MNIST"
     try:
