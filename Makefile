@@ -71,9 +71,10 @@ test-oldest: $(OLDEST_STAMP)
 	@$(OLDEST)/bin/python -c 'import importlib.metadata as m, platform; print("oldest:", "Python", platform.python_version(), *(f"{d} {m.version(d)}" for d in ("numpy", "matplotlib", "scikit-learn", "ipywidgets", "jupyterlab", "nbval", "pytest")))'
 	NNLIB_EPOCHS=$(OLDEST_EPOCHS) $(OLDEST)/bin/python -m pytest tests notebooks
 
-# The repository root, so the file browser reaches notebooks/ and exercises/; opens on lesson 00.
+# The repository root, so the file browser reaches notebooks/ and exercises/; opens on lesson 00
+# (the student version in a student copy, which has no notebooks/).
 lab: $(STAMP)
-	$(LAB_CONFIG) $(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(ALLOW_ROOT) notebooks/00_start_here.ipynb
+	$(LAB_CONFIG) $(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(ALLOW_ROOT) $(if $(wildcard notebooks/00_start_here.ipynb),notebooks,exercises)/00_start_here.ipynb
 
 notebooks: $(STAMP)
 	$(PY) -m nnlib.notebook_tools execute notebooks/*.ipynb

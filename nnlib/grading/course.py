@@ -7,6 +7,7 @@ Assignment ids are the lessons' file names without `.ipynb`, e.g. `02_forward_pa
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -14,13 +15,15 @@ import nbformat
 
 from nnlib.files import atomic_write
 from nnlib.grading.metadata import mark_lesson
+from nnlib.notebook_tools import read_generated_hashes
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "nbgrader_config.py"
 LESSONS = REPO / "notebooks"
 # What a student copy of the course holds: everything to run the exercises, no solutions folder.
-STUDENT_FILES = ("README.md", "LICENSE", "requirements.txt", "environment.yml", "postBuild", "pyproject.toml",
-                 "Makefile", "data", "exercises", "nnlib")
+# Binder needs `start` and `jupyter-config/`; `.gitignore` keeps .venv out of the published repository.
+STUDENT_FILES = ("README.md", "LICENSE", "requirements.txt", "environment.yml", "postBuild", "start",
+                 "pyproject.toml", "Makefile", ".gitignore", "jupyter-config", "data", "exercises", "nnlib")
 
 
 def find_lessons(selection: list[str], lessons: Path = LESSONS) -> list[Path]:
@@ -59,6 +62,13 @@ def make_student_copy(target: Path, repo: Path = REPO) -> list[Path]:
     nnlib's source comes along: the lessons import it, so its reference code is there too."""
     if target.exists() and any(target.iterdir()):
         raise FileExistsError(f"{target} is not empty; choose a new folder")
+    exercises = repo / "exercises"
+    generated = read_generated_hashes(exercises)
+    changed = [path.name for path in sorted(exercises.glob("*.ipynb"))
+               if hashlib.sha256(path.read_bytes()).hexdigest() != generated.get(path.name)]
+    if changed:  # someone's answers (yours?) would go out to every student
+        raise ValueError(f"exercises/ differs from what `make exercises` generated ({', '.join(changed)}): "
+                         "move that work out of exercises/ (or `make exercises FORCE=1`) before copying")
     copied = []
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints")
     for name in STUDENT_FILES:
