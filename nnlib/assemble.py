@@ -141,15 +141,22 @@ class Pieces:
         failed = {name: message for name, message in self.failed.items() if pieces is None or name in pieces}
         if history.stopped:
             print(f"⚠️ training stopped early ({history.stopped}) after {epochs}")
-        if accuracy >= expected_acc:
+        if accuracy >= expected_acc and failed:
+            print(f"⚠️ your network learned ({accuracy:.2%} validation accuracy after {epochs}), but with "
+                  "a piece that failed its check: a bug that does not stop learning still changes the result")
+        elif accuracy >= expected_acc:
             print(f"✅ your network learned: {accuracy:.2%} validation accuracy after {epochs} "
                   f"(expected at least {expected_acc:.0%})")
         else:
             print(f"❌ your network did not learn as it should: {accuracy:.2%} validation accuracy after "
                   f"{epochs}, expected at least {expected_acc:.0%} (guessing gives 10%)")
         for name in failed:
-            print(f"   ❌ your {name} failed its check in {self.where[name]}: fix it there (the check below "
-                  "it says what is wrong), save, and run this lesson again")
+            where = self.where[name]
+            rerun = "run this lesson again"
+            if where != "this notebook":  # the piece lives in an earlier lesson's file
+                rerun = f"save {where}, {rerun}"
+            print(f"   ❌ your {name} failed its check in {where}: fix it there (the check below "
+                  f"it says what is wrong), {rerun}")
         if accuracy < expected_acc and not failed:
             print("   all your pieces passed their checks: did you change the learning rate, the batch size "
                   "or the number of epochs?")

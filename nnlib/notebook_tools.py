@@ -192,10 +192,11 @@ class StudentWorkFound(RuntimeError):
         super().__init__(
             f"Not regenerated: {len(changed)} student notebook(s) differ from what `make exercises` "
             f"last wrote, probably someone's work:\n{names}\n"
-            f"Nothing was written. To keep the work, move it out of the {first.parent.name} folder "
-            f"first, e.g.\n"
-            f"  mv {first} my_{first.name}\n"
-            f"and run `make exercises` again. To discard the work and regenerate anyway: "
+            f"Nothing was written. To keep the work, copy the whole {first.parent.name} folder first "
+            f"(later lessons read your functions from the earlier notebooks beside them), e.g.\n"
+            f"  cp -r {first.parent} my_{first.parent.name}\n"
+            f"work on in my_{first.parent.name}/, and run `make exercises` again. "
+            f"To discard the work and regenerate anyway: "
             f"`make exercises FORCE=1` (or get the committed version back with `git checkout -- <file>`)."
         )
 

@@ -14,7 +14,7 @@ from nnlib import assemble
 from nnlib.checks import STRICT_VARIABLE
 from nnlib.network import mlp
 from nnlib.optim import SGD, Adam, cosine_schedule
-from nnlib.train import EPOCHS_VARIABLE, fit, lesson_epochs
+from nnlib.train import EPOCHS_VARIABLE, History, fit, lesson_epochs
 
 from .conftest import REPO
 
@@ -212,3 +212,16 @@ def test_lesson_epochs_reads_nnlib_epochs_and_never_lengthens(monkeypatch):
     monkeypatch.setenv(EPOCHS_VARIABLE, "zero")
     with pytest.raises(ValueError, match="NNLIB_EPOCHS must be a whole number"):
         lesson_epochs(40)
+
+
+def test_the_verdict_of_a_network_that_learned_with_a_failed_piece_is_not_a_plain_success(capsys):
+    """A bug that does not stop learning (l2_penalty without its 0.5) is named, in its own lesson."""
+    pieces = assemble.Pieces(failed={"l2_penalty": "your result is 2 times the expected one"},
+                             where={"l2_penalty": "05_l2_regularization.ipynb"})
+    learned = History(train_loss=[0.1], train_acc=[0.99], val_loss=[0.08], val_acc=[0.98], lr=[0.1],
+                      epoch_time=[1.0])
+    assert pieces.verdict(learned, expected_acc=0.97) is False
+    out = capsys.readouterr().out
+    assert "✅" not in out and "⚠️ your network learned (98.00% validation accuracy after 1 epoch), but" in out
+    assert "your l2_penalty failed its check in 05_l2_regularization.ipynb" in out
+    assert "save 05_l2_regularization.ipynb, run this lesson again" in out

@@ -143,7 +143,8 @@ def test_a_changed_student_notebook_is_never_overwritten(tmp_path, capsys):
     assert status == 1
     assert student.read_bytes() == work, "the student's work was changed"
     message = capsys.readouterr().err
-    assert str(student) in message and "FORCE=1" in message and "mv " in message
+    assert str(student) in message and "FORCE=1" in message
+    assert f"cp -r {target} my_{target.name}" in message, "keep the folder together (03 reads 02 beside it)"
     with pytest.raises(StudentWorkFound):
         write_exercises(lessons, target)
 
