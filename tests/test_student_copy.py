@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -41,3 +42,14 @@ def test_changed_exercises_are_not_handed_out(tmp_path):
     with pytest.raises(ValueError, match="02_forward_pass"):
         make_student_copy(tmp_path / "students", repo=course)
     assert not (tmp_path / "students").exists()
+
+
+def test_the_copy_has_a_students_readme_whose_links_all_resolve(tmp_path):
+    course = fake_course(tmp_path / "course")
+    make_student_copy(tmp_path / "students", repo=course)
+    readme = (tmp_path / "students" / "README.md").read_text()
+    assert "notebooks/" not in readme and "TEACHING" not in readme, "no pointers to what the copy lacks"
+    links = re.findall(r"\]\(([^)#:]+)\)", readme)
+    assert len(links) == 8, links  # the eight exercises
+    for link in links:
+        assert (tmp_path / "students" / link).exists(), f"the students' README links {link}, not in the copy"

@@ -20,9 +20,10 @@ from nnlib.notebook_tools import read_generated_hashes
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "nbgrader_config.py"
 LESSONS = REPO / "notebooks"
+STUDENT_README = Path(__file__).resolve().parent / "student_readme.md"
 # What a student copy of the course holds: everything to run the exercises, no solutions folder.
 # Binder needs `start` and `jupyter-config/`; `.gitignore` keeps .venv out of the published repository.
-STUDENT_FILES = ("README.md", "LICENSE", "requirements.txt", "environment.yml", "postBuild", "start",
+STUDENT_FILES = ("LICENSE", "requirements.txt", "environment.yml", "postBuild", "start",
                  "pyproject.toml", "Makefile", ".gitignore", "jupyter-config", "data", "exercises", "nnlib")
 
 
@@ -81,4 +82,7 @@ def make_student_copy(target: Path, repo: Path = REPO) -> list[Path]:
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
         copied.append(target / name)
+    # The course README links the lessons with solutions, TEACHING.md and results/: not there.
+    shutil.copyfile(STUDENT_README, target / "README.md")
+    copied.append(target / "README.md")
     return copied
