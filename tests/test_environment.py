@@ -182,3 +182,22 @@ def test_binder_start_pins_threads_and_uses_the_course_jupyterlab_settings():
     assert seen["blas"] and set(seen["blas"]) == {1}, f"BLAS threads under Binder's start: {seen['blas']}"
     overrides = Path(seen["config"]) / "labconfig" / "default_setting_overrides.json"
     assert overrides.is_file(), f"JUPYTER_CONFIG_PATH starts with {seen['config']}, without {overrides.name}"
+
+
+def test_the_editable_install_of_make_venv_prints_no_warning_box(tmp_path):
+    """`make venv` installs nnlib editable; setuptools' import-hook mode printed an alarming
+    "Editable installation ... Please be careful" box, the plain .pth mode prints nothing."""
+    import shutil
+    import subprocess
+
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "nnlib", tmp_path / "nnlib", ignore=shutil.ignore_patterns("__pycache__"))
+    build = ("import sys; from setuptools import build_meta; "
+             "print('built', build_meta.build_editable(sys.argv[1]))")
+    built = subprocess.run([sys.executable, "-W", "default", "-c", build, str(tmp_path / "dist")],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert "built nnlib-" in built.stdout
+    output = built.stdout + built.stderr
+    assert "Editable installation" not in output and "careful" not in output, output[-2000:]
