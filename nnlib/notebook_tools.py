@@ -271,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         for path in written:
             print(f"wrote {path}")
         return 0
+    missing = [str(path) for path in args.paths if not path.is_file()]
+    if missing:  # e.g. `make notebooks` in a student copy, which has no notebooks/
+        print(f"error: no such notebook: {', '.join(missing)}", file=sys.stderr)
+        return 1
     for path in args.paths:
         print(f"{args.command}: {path}", flush=True)
         if args.command == "execute":

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import nbformat
+import pytest
 
-from nnlib.notebook_tools import WIDGET_STATE, WIDGET_VIEW, clean_notebook, machine_paths
+from nnlib.notebook_tools import WIDGET_STATE, WIDGET_VIEW, clean_notebook, machine_paths, main
 
 PNG = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}
 
@@ -106,3 +107,11 @@ def test_stored_lessons_show_every_figure_as_an_image():
                     assert "image/png" in data, (path.name, cell.source[:80])
                     figures += 1
     assert figures >= 20
+
+
+@pytest.mark.parametrize("command", ["execute", "clean"])
+def test_a_missing_notebook_is_one_line_not_a_traceback(command, tmp_path, capsys):
+    """`make notebooks` in a student copy passes the literal pattern notebooks/*.ipynb."""
+    assert main([command, str(tmp_path / "notebooks" / "*.ipynb")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: no such notebook:") and "*.ipynb" in err[0]
