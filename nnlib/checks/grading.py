@@ -4,7 +4,8 @@ nbgrader sets `NBGRADER_EXECUTION` (to `autograde` or `validate`) while it runs 
 the kernel inherits it; `NNLIB_STRICT_CHECKS=1` does the same by hand. In grading mode a checker
 
 - fails an exercise that is not implemented yet (in class it only prints ⏳);
-- runs its cases again on hidden inputs drawn from other seeds, so a hard-coded answer fails;
+- runs its cases again on hidden inputs drawn from other seeds, so a hard-coded answer fails,
+  and, for the shape-generic exercises, one hidden case with other shapes (`other_shapes`);
 - fails a function that calls nnlib's own implementation of the same exercise (listed in
   `REFERENCES`), naming it: `return nnlib.losses.softmax(z)` is not an answer.
 
@@ -22,6 +23,8 @@ import sys
 from collections.abc import Callable, Iterator
 from types import CodeType, FrameType
 from typing import Any
+
+from nnlib.checks.other_shapes import check_other_shapes
 
 STRICT_VARIABLE = "NNLIB_STRICT_CHECKS"
 NBGRADER_VARIABLE = "NBGRADER_EXECUTION"
@@ -149,6 +152,12 @@ def run_check(
                     raise failure(f"hidden cases (other random inputs): {err}") from None
                 finally:
                     _seed_offset.reset(token)
+            try:
+                check_other_shapes(name, fn)
+            except AssertionError as err:
+                if called:
+                    raise failure(_borrowed_message(called[0])) from None
+                raise failure(str(err)) from None
         except AssertionError:
             if called:
                 raise failure(_borrowed_message(called[0])) from None
