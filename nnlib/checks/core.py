@@ -137,13 +137,9 @@ def _expect_close(
     """Raise `CheckFailed` with a precise message unless `got` matches `expected`.
 
     `nan_cause`: the likely cause of NaN or inf for this check (a generic one otherwise)."""
-    if got is None:
-        raise CheckFailed(f"{case}: your function returned None; did you forget `return`?")
+    got = _as_result(got, case)
     if np.isscalar(expected) or np.ndim(expected) == 0:
         expected = np.asarray(expected)
-    if not isinstance(got, np.ndarray | np.generic | float | int | complex):
-        raise CheckFailed(f"{case}: expected a NumPy array, got {type(got).__name__}")
-    got = _real_numbers(np.asarray(got), case)
     if got.shape != expected.shape:
         raise CheckFailed(f"{case}: expected shape {expected.shape}, got {got.shape}")
     if check_dtype and expected.dtype.kind == "f" and got.dtype != expected.dtype:
