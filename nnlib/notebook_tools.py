@@ -33,7 +33,7 @@ from pathlib import Path
 import nbformat
 
 from nnlib.files import atomic_write
-from nnlib.grading.metadata import apply_metadata, cell_metadata, mark_lesson
+from nnlib.grading.metadata import BEGIN_SOLUTION, apply_metadata, cell_metadata, mark_lesson
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -131,7 +131,6 @@ def execute(path: Path, timeout: int = TIMEOUT_SECONDS) -> None:
         nbformat.write(nb, handle)
 
 
-BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 STUDENT_BANNER = (
     "> **Student version** of the lesson `notebooks/{name}`, with the solutions cut out. "
@@ -214,6 +213,13 @@ def read_generated_hashes(target: Path) -> dict[str, str]:
     return {name.strip(): digest for digest, name in pairs}
 
 
+def edited_since_generated(path: Path, last_generated: dict[str, str], content: bytes | None = None) -> bool:
+    """Does the student notebook at `path` (its bytes: `content`, read if not given) differ from
+    what `write_exercises` last wrote there (`last_generated`, from `read_generated_hashes`)?"""
+    content = path.read_bytes() if content is None else content
+    return _sha256(content) != last_generated.get(path.name)
+
+
 def write_exercises(lessons: Path, target: Path, force: bool = False) -> list[Path]:
     """Write the student version of every `lessons/*.ipynb` into `target`; return the paths.
 
@@ -232,17 +238,15 @@ def write_exercises(lessons: Path, target: Path, force: bool = False) -> list[Pa
         nb = nbformat.read(path, as_version=4)
         text = nbformat.writes(student_version(nb, path.name))
         fresh[target / path.name] = (text if text.endswith("\n") else text + "\n").encode("utf-8")
-    changed = [
-        out for out, data in fresh.items()
-        if out.exists() and out.read_bytes() != data
-        and _sha256(out.read_bytes()) != last_generated.get(out.name)
-    ]
+    existing = {out: out.read_bytes() for out in fresh if out.exists()}
+    outdated = [out for out, data in fresh.items() if existing.get(out) != data]
+    changed = [out for out in outdated
+               if out in existing and edited_since_generated(out, last_generated, existing[out])]
     if changed and not force:
         raise StudentWorkFound(changed)
-    for out, data in fresh.items():
-        if not out.exists() or out.read_bytes() != data:
-            with atomic_write(out, "wb") as handle:
-                handle.write(data)
+    for out in outdated:
+        with atomic_write(out, "wb") as handle:
+            handle.write(fresh[out])
     hashes = "".join(f"{_sha256(data)}  {out.name}\n" for out, data in fresh.items())
     with atomic_write(target / GENERATED_HASHES) as handle:
         handle.write(hashes)

@@ -7,7 +7,6 @@ Assignment ids are the lessons' file names without `.ipynb`, e.g. `02_forward_pa
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import nbformat
 
 from nnlib.files import atomic_write
 from nnlib.grading.metadata import mark_lesson
-from nnlib.notebook_tools import read_generated_hashes
+from nnlib.notebook_tools import edited_since_generated, read_generated_hashes
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "nbgrader_config.py"
@@ -66,7 +65,7 @@ def make_student_copy(target: Path, repo: Path = REPO) -> list[Path]:
     exercises = repo / "exercises"
     generated = read_generated_hashes(exercises)
     changed = [path.name for path in sorted(exercises.glob("*.ipynb"))
-               if hashlib.sha256(path.read_bytes()).hexdigest() != generated.get(path.name)]
+               if edited_since_generated(path, generated)]
     if changed:  # someone's answers (yours?) would go out to every student
         raise ValueError(f"exercises/ differs from what `make exercises` generated ({', '.join(changed)}): "
                          "move that work out of exercises/ (or `make exercises FORCE=1`) before copying")

@@ -11,7 +11,7 @@ followed by the code cell `checks.name(name)`. From that:
 
 `mark_lesson` is applied by `make notebooks` (so `notebooks/` are nbgrader source notebooks) and
 by `make exercises` (so `exercises/` carry the same metadata and can be autograded as handed out;
-there the cells are also locked in the editor, as `nbgrader generate_assignment` would do).
+there the checks and the text are also locked in the editor, see `apply_metadata`).
 `python -m nnlib.grading mark notebooks/*.ipynb` applies it without executing anything.
 """
 
