@@ -30,9 +30,7 @@ import ast
 import contextlib
 import io
 import json
-import math
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,12 +39,12 @@ import numpy as np
 
 from nnlib import checks
 from nnlib.data import MNIST
-from nnlib.experiments import COURSE_SIZES, RunConfig, RunResult
+from nnlib.experiments import COURSE_SIZES, RunConfig, RunResult, fit_and_evaluate, total_steps
 from nnlib.layers import Dropout, Linear, Parameter, ReLU, check_input
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, check_labels, l2_penalty
 from nnlib.network import Sequential
 from nnlib.optim import SGD, Adam, Optimizer, Schedule, constant_schedule, cosine_schedule
-from nnlib.train import History, evaluate, fit
+from nnlib.train import History
 
 # The lesson (notebook file) where each piece is written, in the order of the course.
 LESSON_OF = {
@@ -445,20 +443,9 @@ def train_course_run(config: RunConfig, data: MNIST, pieces: Pieces, progress: b
     rng = np.random.default_rng(config.seed)
     model = pieces.network(COURSE_SIZES, config.dropout, rng)
     optimizer = pieces.optimizer(config.optimizer, model.parameters(), config.lr, momentum=config.momentum)
-    steps = config.epochs * math.ceil(len(data.x_train) / config.batch_size)
     if config.schedule == "cosine":
-        schedule = pieces.cosine_schedule(config.lr, steps)
+        schedule = pieces.cosine_schedule(config.lr, total_steps(config, data))
     else:
         schedule = constant_schedule(config.lr)
-    started = time.perf_counter()
-    history = fit(
-        model, optimizer, data.x_train, data.y_train,
-        epochs=config.epochs, rng=rng, batch_size=config.batch_size, l2=config.l2,
-        schedule=schedule, x_val=data.x_val, y_val=data.y_val, progress=progress,
-        loss_fn=pieces.loss(), l2_functions=pieces.l2_functions(),
-    )
-    seconds = time.perf_counter() - started
-    _, train_acc = evaluate(model, data.x_train, data.y_train)
-    val_loss, val_acc = evaluate(model, data.x_val, data.y_val)
-    _, test_acc = evaluate(model, data.x_test, data.y_test)
-    return RunResult(config, history, model, train_acc, val_acc, val_loss, test_acc, seconds)
+    return fit_and_evaluate(config, data, model, optimizer, schedule, rng, progress,
+                            loss_fn=pieces.loss(), l2_functions=pieces.l2_functions())

@@ -12,7 +12,7 @@ import numpy as np
 
 from nnlib.data import MNIST
 from nnlib.network import Sequential, mlp
-from nnlib.optim import SGD, Adam, Optimizer, constant_schedule, cosine_schedule
+from nnlib.optim import SGD, Adam, Optimizer, Schedule, constant_schedule, cosine_schedule
 from nnlib.train import History, evaluate, fit
 from nnlib.validation import integer, probability, real
 
@@ -110,15 +110,29 @@ def train_run(config: RunConfig, data: MNIST, progress: bool = True) -> RunResul
     rng = np.random.default_rng(config.seed)
     model = mlp(COURSE_SIZES, config.dropout, rng)
     optimizer = make_optimizer(config, model)
-    steps = config.epochs * -(-len(data.x_train) // config.batch_size)
+    steps = total_steps(config, data)
     schedule = (
         cosine_schedule(config.lr, steps) if config.schedule == "cosine" else constant_schedule(config.lr)
     )
+    return fit_and_evaluate(config, data, model, optimizer, schedule, rng, progress)
+
+
+def total_steps(config: RunConfig, data: MNIST) -> int:
+    """Optimizer steps in the whole run (what a schedule spans): epochs x batches per epoch."""
+    return config.epochs * -(-len(data.x_train) // config.batch_size)
+
+
+def fit_and_evaluate(
+    config: RunConfig, data: MNIST, model: Sequential, optimizer: Optimizer, schedule: Schedule,
+    rng: np.random.Generator, progress: bool = True, **fit_options,
+) -> RunResult:
+    """Train `model` as `config` says (its epochs, batch size and L2; `rng` shuffles), then
+    evaluate it on every split. `fit_options` go to `fit` (e.g. `loss_fn`, `l2_functions`)."""
     started = time.perf_counter()
     history = fit(
         model, optimizer, data.x_train, data.y_train,
         epochs=config.epochs, rng=rng, batch_size=config.batch_size, l2=config.l2,
-        schedule=schedule, x_val=data.x_val, y_val=data.y_val, progress=progress,
+        schedule=schedule, x_val=data.x_val, y_val=data.y_val, progress=progress, **fit_options,
     )
     seconds = time.perf_counter() - started
     _, train_acc = evaluate(model, data.x_train, data.y_train)
