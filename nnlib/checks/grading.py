@@ -31,6 +31,8 @@ NBGRADER_VARIABLE = "NBGRADER_EXECUTION"
 
 # The hidden rounds: each re-runs a checker's cases with its seeds shifted by this much.
 HIDDEN_SEED_OFFSETS = (1009,)
+# How a failure in a hidden round begins (the class report strips it to group mistakes).
+HIDDEN_PREFIX = "hidden cases (other random inputs): "
 
 # nnlib's (or a library's) implementation of each exercise, as "module:qualified.name". A learner's
 # function that calls one of these for its own exercise fails in grading mode.
@@ -149,7 +151,7 @@ def run_check(
                 except AssertionError as err:
                     if called:
                         raise failure(_borrowed_message(called[0])) from None
-                    raise failure(f"hidden cases (other random inputs): {err}") from None
+                    raise failure(f"{HIDDEN_PREFIX}{err}") from None
                 finally:
                     _seed_offset.reset(token)
             try:

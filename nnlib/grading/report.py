@@ -17,8 +17,9 @@ from pathlib import Path
 
 import nbformat
 
+from nnlib.checks.grading import HIDDEN_PREFIX
+
 NOT_IMPLEMENTED = "not implemented"
-HIDDEN_PREFIX = "hidden cases (other random inputs): "
 # The generic message of a wrong result whose cause no hint recognised.
 _UNRECOGNISED = re.compile(r"\d+ of \d+ entries differ")
 _SCALED = re.compile(r"^your result is \S+ times the expected one: ")
