@@ -23,6 +23,7 @@ from nnlib.data import DEFAULT_PATH, MNIST_SHA256, DataError, load_mnist, rebuil
 from nnlib.experiments import COURSE_RUNS, OPTIMIZERS, RunResult, results_table, train_run, with_overrides
 from nnlib.files import atomic_write, write_text_atomic
 from nnlib.train import History, TrainingDiverged
+from nnlib.validation import in_interval
 
 OUTPUT_NAMES = ("results.md", "histories.json", "learning_curves.png")
 PARTIAL_HELP = (
@@ -228,26 +229,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench.main(forwarded)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a count that must be at least 1 (epochs, batch size)."""
+def _whole_number(text: str, minimum: int, wanted: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a count that must be at least 1 (epochs, batch size)."""
+    return _whole_number(text, 1, "a positive integer")
 
 
 def non_negative_int(text: str) -> int:
     """argparse type: a seed, 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+    return _whole_number(text, 0, "a non-negative integer")
 
 
 def _number(text: str, low: float, high: float, low_open: bool, high_open: bool, wanted: str) -> float:
@@ -255,9 +254,7 @@ def _number(text: str, low: float, high: float, low_open: bool, high_open: bool,
         value = float(text)
     except ValueError:
         value = math.nan
-    inside = (math.isfinite(value) and (value > low if low_open else value >= low)
-              and (value < high if high_open else value <= high))
-    if not inside:
+    if not in_interval(value, low, high, low_open, high_open):
         raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
     return value
 

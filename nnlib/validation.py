@@ -66,14 +66,20 @@ def real(
     if not is_number:
         raise ValueError(f"{where}: {name} must be {wanted}, got {_shown(value)}")
     number = float(value)
-    inside = (
+    if not in_interval(number, low, high, low_open, high_open):
+        raise ValueError(f"{where}: {name} must be {wanted}, got {number:g}")
+    return number
+
+
+def in_interval(
+    number: float, low: float, high: float, low_open: bool = False, high_open: bool = False
+) -> bool:
+    """Is `number` finite and inside `[low, high]` (an end excluded when `low_open` / `high_open`)?"""
+    return (
         math.isfinite(number)
         and (number > low if low_open else number >= low)
         and (number < high if high_open else number <= high)
     )
-    if not inside:
-        raise ValueError(f"{where}: {name} must be {wanted}, got {number:g}")
-    return number
 
 
 def probability(value: Any, name: str, where: str) -> float:
