@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from nnlib.checks import STRICT_VARIABLE  # noqa: E402
 from nnlib.data import MNIST, load_mnist, load_raw  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,3 +52,9 @@ def corrupted_bundle(tmp_path_factory) -> Path:
     path.write_bytes(bytes(data))
     return path
 
+
+@pytest.fixture
+def graded(monkeypatch):
+    """What nbgrader's autograde sets in the kernel's environment (the checkers' grading mode)."""
+    monkeypatch.delenv(STRICT_VARIABLE, raising=False)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")

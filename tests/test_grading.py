@@ -90,13 +90,6 @@ def test_an_exercise_without_its_check_or_points_is_refused():
 
 # The checkers in grading mode.
 
-@pytest.fixture
-def graded(monkeypatch):
-    """What nbgrader's autograde sets in the kernel's environment."""
-    monkeypatch.delenv(checks.STRICT_VARIABLE, raising=False)
-    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-
-
 def stub(*args):
     raise NotImplementedError()
 

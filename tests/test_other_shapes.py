@@ -23,12 +23,6 @@ def correct_relu(x):
     return np.maximum(x, 0)
 
 
-@pytest.fixture
-def graded(monkeypatch):
-    monkeypatch.delenv(checks.STRICT_VARIABLE, raising=False)
-    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-
-
 @pytest.mark.parametrize("check, answer", [
     (checks.linear_forward, first_eight_rows_linear_forward),
     (checks.one_hot, ten_classes_one_hot),
