@@ -109,6 +109,23 @@ def test_stored_lessons_show_every_figure_as_an_image():
     assert figures >= 20
 
 
+def test_every_stored_lesson_figure_carries_its_alt_text():
+    """The PNGs stored in the lessons carry their description (nnlib's figures add it), which
+    the course site and nbconvert show as the image's alt text."""
+    from pathlib import Path
+
+    lessons = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+    pictures = 0
+    for path in lessons:
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                if "image/png" in output.get("data", {}):
+                    alt = output.get("metadata", {}).get("image/png", {}).get("alt", "")
+                    assert len(alt) >= 12, (path.name, cell.source[:80], alt)
+                    pictures += 1
+    assert pictures >= 20
+
+
 @pytest.mark.parametrize("command", ["execute", "clean"])
 def test_a_missing_notebook_is_one_line_not_a_traceback(command, tmp_path, capsys):
     """`make notebooks` in a student copy passes the literal pattern notebooks/*.ipynb."""

@@ -4,16 +4,14 @@ what a web reader needs added to the copies (the repository's files are never ch
 
 - every lesson gets Binder launch links (lesson and student version) and download links;
 - every widget's stored default figure gets a note that it is live in Jupyter;
-- every figure gets alt text: the one nnlib stored in the output's metadata, or for outputs
-  stored before nnlib did that, one made from the figure call in the cell (its title and what
-  the nnlib plot shows);
+- every figure gets the alt text nnlib stored in the output's metadata (tests/test_notebook_tools.py
+  keeps every stored figure carrying one) as MyST-NB's image option;
 - links to repository files that are not pages go to GitHub; Binder badges become text links
   (an image from mybinder.org would be a request the site should not make).
 """
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 import shutil
@@ -29,8 +27,6 @@ MARKDOWN_PAGES = {"README.md": "index.md", "TEACHING.md": "TEACHING.md",
 LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
 BADGE = re.compile(r"\[!\[([^\]]*)\]\(https?://[^)]*\)\]\(([^)\s]+)\)")
 WIDGET_CALL = re.compile(r"\b(interact|interactive)\(|widgets\.")
-PLOT_CALL = re.compile(r"\bplots\.(\w+)\(")
-TITLE_ARGUMENT = re.compile(r"""\btitle\s*=\s*(?:f?"([^"\n]+)"|f?'([^'\n]+)')""")
 WIDGET_NOTE = """```{note}
 This figure is live in Jupyter: there, the sliders above it redraw it. The site shows the figure
 for the sliders' default values. Launch the lesson on Binder (link at the top) to move them.
@@ -79,30 +75,6 @@ def _relative(target: Path, start: Path) -> str:
     return Path(os.path.relpath(target, start if str(start) else ".")).as_posix()
 
 
-def figure_descriptions(plots_source: Path) -> dict[str, str]:
-    """nnlib.plots function name -> the first sentence of its docstring (read, not imported)."""
-    tree = ast.parse(plots_source.read_text(encoding="utf-8"))
-    summaries = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
-            doc = " ".join((ast.get_docstring(node) or "").split())
-            summaries[node.name] = re.split(r"(?<=[.:])\s", doc, maxsplit=1)[0].rstrip(".:")
-    return summaries
-
-
-def fallback_alt_text(code: str, descriptions: dict[str, str]) -> str:
-    """Alt text for a stored figure without any: its title (when the call names one) and what
-    the nnlib plot that made it shows."""
-    calls = [name for name in PLOT_CALL.findall(code) if name in descriptions and name != "one_at_a_time"]
-    titles = [a or b for a, b in TITLE_ARGUMENT.findall(code)]
-    parts = []
-    if titles:
-        parts.append(titles[-1].replace("{", "").replace("}", "").rstrip(".") + ".")
-    if calls:
-        parts.append(f"{descriptions[calls[-1]]} (nnlib.plots.{calls[-1]}).")
-    return " ".join(parts) or "A figure made by the code above."
-
-
 def launch_links(lesson: Path, root: Path) -> str:
     """The Markdown cell under a lesson's title: Binder links and downloads."""
     name = lesson.name
@@ -119,8 +91,7 @@ def launch_links(lesson: Path, root: Path) -> str:
     return "\n".join(lines)
 
 
-def stage_lesson(lesson: Path, root: Path, stage: Path, pages: dict[str, str],
-                 descriptions: dict[str, str]) -> None:
+def stage_lesson(lesson: Path, root: Path, stage: Path, pages: dict[str, str]) -> None:
     nb = nbformat.read(lesson, as_version=4)
     relative = lesson.relative_to(root).as_posix()
     cells = []
@@ -134,9 +105,7 @@ def stage_lesson(lesson: Path, root: Path, stage: Path, pages: dict[str, str],
             continue
         pictures = [o for o in cell.outputs if "image/png" in o.get("data", {})]
         for output in pictures:
-            stored = output.get("metadata", {}).get("image/png", {}).get("alt")
-            alt = stored or fallback_alt_text(cell.source, descriptions)
-            output.setdefault("metadata", {}).setdefault("image/png", {})["alt"] = alt
+            alt = output["metadata"]["image/png"]["alt"]
             # MyST-NB reads image options from the cell's metadata (each lesson cell has one figure at most)
             cell.metadata.setdefault("mystnb", {}).setdefault("image", {})["alt"] = alt
         if pictures and WIDGET_CALL.search(cell.source):
@@ -161,7 +130,6 @@ def stage_site(root: Path, stage: Path) -> dict[str, str]:
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
     pages = site_pages(root)
-    descriptions = figure_descriptions(root / "nnlib" / "plots.py")
     for source, target in pages.items():
         if source.endswith(".md"):
             text = rewrite_links((root / source).read_text(encoding="utf-8"), source, root, stage, pages)
@@ -170,7 +138,7 @@ def stage_site(root: Path, stage: Path) -> dict[str, str]:
             (stage / target).parent.mkdir(parents=True, exist_ok=True)
             (stage / target).write_text(text, encoding="utf-8")
     for lesson in lessons(root):
-        stage_lesson(lesson, root, stage, pages, descriptions)
+        stage_lesson(lesson, root, stage, pages)
         for folder in ("notebooks", "exercises"):  # the downloads: the repository's own files
             original = root / folder / lesson.name
             if original.exists():
