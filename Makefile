@@ -29,13 +29,19 @@ help:
 	@echo "make test-site   build the site and check every page in headless Chromium (installs chromium)"
 	@echo "make bench       time nnlib against PyTorch (installs torch==2.13.0 into .venv)"
 
+# A course environment in folder $(1): requirements.txt (and the packages $(2)), nnlib editable,
+# and its Jupyter kernel. setuptools>=77 reads pyproject.toml's SPDX licence string.
+define course_env
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip "setuptools>=77" wheel
+	$(1)/bin/python -m pip install --quiet -r requirements.txt $(2)
+	$(1)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(1)/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nnlib)" > /dev/null
+endef
+
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip "setuptools>=77" wheel
-	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nnlib)" > /dev/null
+	$(call course_env,$(VENV))
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -138,11 +144,7 @@ GRADING_VENV := .venv-grading
 GRADING_STAMP := $(GRADING_VENV)/.installed
 NBGRADER := nbgrader==0.9.6
 $(GRADING_STAMP): requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(GRADING_VENV)
-	$(GRADING_VENV)/bin/python -m pip install --quiet --upgrade pip "setuptools>=68" wheel
-	$(GRADING_VENV)/bin/python -m pip install --quiet -r requirements.txt "$(NBGRADER)"
-	$(GRADING_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(GRADING_VENV)/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nnlib)" > /dev/null
+	$(call course_env,$(GRADING_VENV),"$(NBGRADER)")
 	touch $@
 
 .PHONY: grading-env test-grading student-copy

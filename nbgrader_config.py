@@ -13,11 +13,11 @@ c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 c.CourseDirectory.course_id = "nn-from-scratch"
 
 # The notebook kernels inherit these: one BLAS thread each (repeatable numbers, no
-# oversubscription when several notebooks are graded at once), and one epoch per training
-# run (lesson 07 trains for minutes otherwise; a teacher may set NNLIB_EPOCHS to override).
+# oversubscription when several notebooks are graded at once). Training needs nothing here:
+# under NBGRADER_EXECUTION every lesson's run trains one epoch (nnlib.train.lesson_epochs;
+# lesson 07 trains for minutes otherwise), unless a teacher sets NNLIB_EPOCHS.
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, "1")
-os.environ.setdefault("NNLIB_EPOCHS", "1")
 
 # A cell may take this long before it is stopped and scored as failed. Under grading the
 # longest cell (a short training run) takes a few seconds; this leaves room for a slow machine.
