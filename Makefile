@@ -83,7 +83,7 @@ lab: $(STAMP)
 	$(LAB_CONFIG) $(VENV)/bin/jupyter lab --ServerApp.root_dir=. $(ALLOW_ROOT) $(if $(wildcard notebooks/00_start_here.ipynb),notebooks,exercises)/00_start_here.ipynb
 
 notebooks: $(STAMP)
-	$(PY) -m nnlib.notebook_tools execute notebooks/*.ipynb
+	$(PY) -m nnlib.course.notebook_tools execute notebooks/*.ipynb
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check nnlib tests benchmarks
@@ -94,15 +94,15 @@ clean:
 # Refuses (and changes nothing) when a student notebook differs from what it last wrote;
 # FORCE=1 discards such changes.
 exercises: $(STAMP)
-	$(PY) -m nnlib.notebook_tools exercises notebooks exercises $(if $(FORCE),--force)
+	$(PY) -m nnlib.course.student_versions exercises notebooks exercises $(if $(FORCE),--force)
 
 # PyTorch is for this comparison only: installed into .venv on demand, never a course requirement.
 # Without it (say offline) the benchmark still runs and says the comparison was skipped.
-# More options: make bench BENCH_ARGS="--epochs 5 --batch-sizes 128"  (see python -m nnlib bench --help)
+# More options: make bench BENCH_ARGS="--epochs 5 --batch-sizes 128"  (see python benchmarks/bench.py --help)
 BENCH_ARGS ?= --flatness
 bench: $(STAMP)
 	$(PY) -m pip install --quiet torch==2.13.0 || echo "Could not install torch==2.13.0: benchmarking nnlib alone"
-	$(PY) -m nnlib bench $(BENCH_ARGS)
+	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
 # The real-browser test needs Debian's chromium (and an emoji font, so the checkers' ✅ ⏳ ❌
 # show in screenshots as a learner sees them); install them when missing (root or sudo).
@@ -158,4 +158,4 @@ test-grading: $(STAMP) $(GRADING_STAMP)
 # The course without notebooks/ (the solutions), for students: make student-copy TARGET=../course-students
 student-copy: $(STAMP)
 	@[ -n "$(TARGET)" ] || { echo "usage: make student-copy TARGET=<new folder>"; exit 2; }
-	$(PY) -m nnlib.grading student-copy $(TARGET)
+	$(PY) -m nnlib.course.student_versions student-copy $(TARGET)

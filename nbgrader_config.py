@@ -1,5 +1,5 @@
 """nbgrader configuration of the course (nbgrader 0.9). Copied into a course folder by
-`python -m nnlib.grading course <folder>`; stock nbgrader commands then need no hand-edits.
+`python -m nnlib.course.grading course <folder>`; stock nbgrader commands then need no hand-edits.
 
 While nbgrader grades (`autograde`) or validates, it sets NBGRADER_EXECUTION; the checkers see it
 and grade strictly (an unanswered exercise fails, hidden cases, no calls to nnlib's answers) and

@@ -1,8 +1,8 @@
 """Time nnlib's training loop against PyTorch on the CPU, side by side in one process.
 
     python benchmarks/bench.py                 # the full table: batch 64, 128, 256; SGD+momentum, Adam
-    python -m nnlib bench --epochs 5 --batch-sizes 128
-    python -m nnlib bench --flatness           # also: is an epoch as fast at epoch 40 as at epoch 2?
+    python benchmarks/bench.py --epochs 5 --batch-sizes 128
+    python benchmarks/bench.py --flatness      # also: is an epoch as fast at epoch 40 as at epoch 2?
     make bench                                 # installs torch==2.13.0 into .venv, then the table + flatness
 
 What is timed, for each batch size and optimizer (SGD+momentum, Adam), each with the course's tuned
@@ -390,7 +390,7 @@ def verdicts(rows: list[Row]) -> list[str]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m nnlib bench",
+        prog="python benchmarks/bench.py",
         description="Time nnlib's fit per epoch against PyTorch (CPU), side by side in one process.")
     parser.add_argument("--epochs", type=int, default=20,
                         help="epochs per run; the median is reported (default 20)")

@@ -1,4 +1,4 @@
-"""Command line: `python -m nnlib {reproduce,train,fetch-data,bench} ...` (see `--help`).
+"""Command line: `python -m nnlib {reproduce,train,fetch-data} ...` (see `--help`).
 
 Bad input ends in one line on stderr (`error: ...`, exit 2 for usage and data, 1 for a failed run
 or an unwritable place); output places are checked before any training starts. Ctrl-C (or SIGTERM)
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import math
 import os
@@ -92,10 +91,9 @@ def _write_outputs(results: list[RunResult], out: Path, title: str, partial: boo
     Partial results go to `*.partial.*` names, so a complete earlier result is never replaced by
     them; complete results remove partial files left in the same folder (they are superseded).
     """
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    from nnlib.plots import learning_curves
+    from nnlib.curves import draw_learning_curves
 
     names = [out / name for name in OUTPUT_NAMES]
     paths = [partial_name(p) for p in names] if partial else names
@@ -103,7 +101,8 @@ def _write_outputs(results: list[RunResult], out: Path, title: str, partial: boo
     table = results_table(results)
     write_text_atomic(paths[0], table + "\n")
     write_text_atomic(paths[1], json.dumps([r.summary() for r in results], indent=1))
-    figure = learning_curves({r.config.name: r.history for r in results}, title=title)
+    figure = draw_learning_curves(Figure(figsize=(11, 4), layout="tight"),
+                                  {r.config.name: r.history for r in results}, title=title)
     with atomic_write(paths[2], "wb") as handle:
         figure.savefig(handle, format="png", dpi=110)
     if not partial:
@@ -212,23 +211,6 @@ def cmd_fetch_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    """Run `benchmarks/bench.py`, which sits in the course repository beside the package."""
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
-    if not path.is_file():
-        print(f"error: no benchmark at {path}: it comes with the course repository "
-              "(run this from a checkout, installed with `pip install -e .`)", file=sys.stderr)
-        return 2
-    spec = importlib.util.spec_from_file_location("nnlib_benchmark", path)
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = bench  # dataclasses look their module up there
-    spec.loader.exec_module(bench)
-    forwarded = list(args.bench_args)
-    if args.data is not None:
-        forwarded += ["--data", str(args.data)]
-    return bench.main(forwarded)
-
-
 def _whole_number(text: str, minimum: int, wanted: str) -> int:
     try:
         value = int(text)
@@ -329,20 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where to write the bundle (default: data/mnist_openml.npz)")
     fetch.set_defaults(run=cmd_fetch_data)
 
-    # No options of its own here: everything after `bench` (--help too) goes to benchmarks/bench.py.
-    bench = commands.add_parser(
-        "bench", add_help=False, help="time nnlib's training per epoch against PyTorch (see bench --help)")
-    bench.set_defaults(run=cmd_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if args.command == "bench":
-        args.bench_args = extra
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args = parser.parse_args(argv)
     received: list[int] = []
     previous = _stop_on_sigterm(received)
     try:

@@ -230,7 +230,7 @@ def fit(
     - Pass an existing `history` to continue it.
     - `loss_fn` (default `SoftmaxCrossEntropy()`) and `l2_functions` (default nnlib's
       `(l2_penalty, add_l2_grad)`) can be swapped for other implementations with the same
-      interface: `nnlib.assemble` passes the learner's own here.
+      interface: `nnlib.course.assemble` passes the learner's own here.
     """
     epochs = integer(epochs, "epochs", "fit", minimum=0)
     batch_size = integer(batch_size, "batch_size", "fit")

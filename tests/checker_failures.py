@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from nnlib.checks import CheckFailed
+from nnlib.course.checks import CheckFailed
 
 
 def assert_helpful_failure(check: Callable, fn: Callable, message: str, capsys) -> None:

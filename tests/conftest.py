@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from nnlib.checks import STRICT_VARIABLE  # noqa: E402
+from nnlib.course.checks import STRICT_VARIABLE  # noqa: E402
 from nnlib.data import MNIST, load_mnist, load_raw  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""nnlib.assemble: the learner's functions, assembled, train exactly like nnlib's pieces.
+"""nnlib.course.assemble: the learner's functions, assembled, train exactly like nnlib's pieces.
 
 The reference solutions are read from the lessons (notebooks/), as lesson 07 reads them.
 """
@@ -10,8 +10,8 @@ import json
 import numpy as np
 import pytest
 
-from nnlib import assemble
-from nnlib.checks import STRICT_VARIABLE
+from nnlib.course import assemble
+from nnlib.course.checks import STRICT_VARIABLE
 from nnlib.network import mlp
 from nnlib.optim import SGD, Adam, cosine_schedule
 from nnlib.train import EPOCHS_VARIABLE, History, fit, lesson_epochs

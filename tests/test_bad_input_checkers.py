@@ -12,8 +12,8 @@ import threading
 import numpy as np
 import pytest
 
-from nnlib import checks
-from nnlib.checks import CheckFailed
+from nnlib.course import checks
+from nnlib.course.checks import CheckFailed
 from tests.bad_input import Case, case_id, outcome
 
 F = CheckFailed

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlib import checks
-from nnlib.checks import CheckFailed
-from nnlib.checks.core import _argument_name
+from nnlib.course import checks
+from nnlib.course.checks import CheckFailed
+from nnlib.course.checks.core import _argument_name
 from nnlib.data import one_hot as nn_one_hot
 from nnlib.data import scale_images as nn_scale_images
 from nnlib.layers import ReLU

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlib import checks
-from nnlib.checks import CheckFailed
+from nnlib.course import checks
+from nnlib.course.checks import CheckFailed
 from nnlib.gradcheck import numerical_gradient as nn_numerical_gradient
 from nnlib.layers import Dropout, Linear, ReLU
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad

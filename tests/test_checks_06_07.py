@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
-from nnlib import checks
-from nnlib.checks import CheckFailed
+from nnlib.course import checks
+from nnlib.course.checks import CheckFailed
+from nnlib.course.plots import most_confident_mistakes
 from nnlib.layers import Parameter
 from nnlib.optim import SGD, Adam, cosine_schedule
-from nnlib.plots import most_confident_mistakes
 
 
 def not_implemented(*args):

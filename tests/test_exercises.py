@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nnlib.notebook_tools import (
+from nnlib.course.student_versions import (
     BEGIN_SOLUTION,
     END_SOLUTION,
     GENERATED_HASHES,
@@ -69,7 +69,7 @@ def test_planted_marker_never_reaches_the_student(tmp_path):
     nb.cells = [
         nbformat.v4.new_code_cell(
             f"def relu(x):\n    {BEGIN_SOLUTION}\n    return x  # {MARKER}\n    {END_SOLUTION}"
-        ),  # an exercise name with points (nnlib/grading/points.py): the metadata needs them
+        ),  # an exercise name with points (nnlib/course/grading/points.py): the metadata needs them
         nbformat.v4.new_code_cell("checks.relu(relu)"),
     ]
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", text=f"{MARKER}\n")]

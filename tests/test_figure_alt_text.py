@@ -8,7 +8,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from nnlib import plots
+from nnlib.course import plots
 from tests.test_plots import FIGURES
 
 

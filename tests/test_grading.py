@@ -11,11 +11,11 @@ import nbformat
 import numpy as np
 import pytest
 
-from nnlib import checks
-from nnlib.checks import CheckFailed, grading
-from nnlib.grading.metadata import cell_metadata, find_exercises
-from nnlib.grading.points import POINTS
-from nnlib.grading.report import mistake_of, outcomes_of, summarise
+from nnlib.course import checks
+from nnlib.course.checks import CheckFailed, grading
+from nnlib.course.grading.metadata import cell_metadata, find_exercises
+from nnlib.course.grading.points import POINTS
+from nnlib.course.grading.report import mistake_of, outcomes_of, summarise
 
 REPO = Path(__file__).resolve().parent.parent
 LESSONS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -42,7 +42,7 @@ def nbgrader_cells(nb):
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_lessons_carry_their_metadata(path):
     nb = nbformat.read(path, as_version=4)
-    assert nbgrader_cells(nb) == cell_metadata(nb, path.name), "run `make notebooks` (or nnlib.grading mark)"
+    assert nbgrader_cells(nb) == cell_metadata(nb, path.name), "run `make notebooks`"
     solutions = [m["grade_id"] for m in nbgrader_cells(nb) if m["solution"]]
     tests = [(m["grade_id"], m["points"]) for m in nbgrader_cells(nb) if m["grade"]]
     assert solutions == GRADE_IDS[path.stem]

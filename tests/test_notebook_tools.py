@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from nnlib.notebook_tools import WIDGET_STATE, WIDGET_VIEW, clean_notebook, machine_paths, main
+from nnlib.course.notebook_tools import WIDGET_STATE, WIDGET_VIEW, clean_notebook, machine_paths, main
 
 PNG = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}
 
@@ -58,8 +58,8 @@ def test_machine_paths_in_outputs_are_found():
 def test_strict_mode_fails_unanswered_exercises(monkeypatch, capsys):
     import pytest
 
-    from nnlib import checks
-    from nnlib.checks.core import _call
+    from nnlib.course import checks
+    from nnlib.course.checks.core import _call
 
     @checks.checker("demo")
     def demo(fn):

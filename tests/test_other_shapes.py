@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlib import checks
-from nnlib.checks import CheckFailed
-from nnlib.checks.other_shapes import CASES, SEED, check_other_shapes
-from nnlib.grading.points import POINTS
+from nnlib.course import checks
+from nnlib.course.checks import CheckFailed
+from nnlib.course.checks.other_shapes import CASES, SEED, check_other_shapes
+from nnlib.course.grading.points import POINTS
 
 
 def first_eight_rows_linear_forward(x, W, b):

@@ -1,4 +1,4 @@
-"""Every figure of nnlib.plots: drawn without error, labelled, kept out of pyplot, free of mathtext.
+"""Every figure of nnlib.course.plots: drawn without error, labelled, kept out of pyplot, free of mathtext.
 
 Mathtext matters because JupyterLab runs widget callbacks in a kernel subshell, a thread of
 their own, while cells keep running in the main thread: matplotlib's mathtext parser is one
@@ -17,7 +17,7 @@ import pytest
 from matplotlib import _mathtext
 from matplotlib.figure import Figure
 
-from nnlib import plots
+from nnlib.course import plots
 from nnlib.optim import cosine_schedule, step_schedule
 from nnlib.train import History
 

@@ -67,3 +67,24 @@ def test_benchmark_details_live_in_benchmarks_readme():
 def test_lesson_links_exist():
     for link in re.findall(r"\]\((notebooks/[\w.-]+\.ipynb)\)", README):
         assert (ROOT / link).exists(), link
+
+
+def _lines(name: str) -> int:
+    return len((ROOT / "nnlib" / name).read_text().splitlines())
+
+
+def test_reading_nnlib_lists_every_core_file_with_its_line_count():
+    """The "Reading nnlib" table names every nnlib/*.py (but __init__) with a line count within 10%
+    (a row with several files gives their total)."""
+    section = README.split("## Reading nnlib", 1)[1].split("\n## ", 1)[0]
+    listed = set()
+    for row in section.splitlines():
+        cells = [cell.strip() for cell in row.split("|")[1:-1]]
+        if len(cells) != 4 or not cells[2].isdigit():
+            continue
+        files = re.findall(r"\[`(\w+\.py)`\]", cells[1])
+        actual = sum(_lines(name) for name in files)
+        assert abs(actual - int(cells[2])) <= max(10, actual // 10), f"{files}: {cells[2]} vs {actual} lines"
+        listed.update(files)
+    core = {path.name for path in (ROOT / "nnlib").glob("*.py")} - {"__init__.py"}
+    assert listed == core, f"not listed: {sorted(core - listed)}; gone: {sorted(listed - core)}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nnlib.grading.course import STUDENT_FILES, make_student_copy
+from nnlib.course.student_versions import STUDENT_FILES, make_student_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 

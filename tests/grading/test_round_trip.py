@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nnlib.grading.report import collect, summarise, write_report
+from nnlib.course.grading.report import collect, summarise, write_report
 
 pytestmark = pytest.mark.grading
 
@@ -48,8 +48,9 @@ BOB = {
     "confusion_matrix": ("def confusion_matrix(pred, labels, classes):\n"
                          "    matrix = np.zeros((classes, classes), dtype=np.int64)\n"
                          "    np.add.at(matrix, (labels, pred), 1)\n    return matrix\n"),
-    "top_confident_mistakes": ("import nnlib.plots\n\n\ndef top_confident_mistakes(probs, labels, k):\n"
-                               "    return nnlib.plots.most_confident_mistakes(probs, labels, k)\n"),
+    "top_confident_mistakes": ("import nnlib.course.plots\n\n\n"
+                               "def top_confident_mistakes(probs, labels, k):\n"
+                               "    return nnlib.course.plots.most_confident_mistakes(probs, labels, k)\n"),
 }
 # (score, max score) per student and lesson.
 EXPECTED = {
@@ -115,7 +116,8 @@ def scores(course: Path) -> dict[tuple[str, str], tuple[float, float]]:
 def graded_course(tmp_path_factory) -> Path:
     assert (GRADING_BIN / "nbgrader").exists(), "nbgrader is not installed: run `make grading-env` first"
     course = tmp_path_factory.mktemp("course")
-    subprocess.run([sys.executable, "-m", "nnlib.grading", "course", str(course), *LESSONS], check=True)
+    subprocess.run([sys.executable, "-m", "nnlib.course.grading", "course", str(course), *LESSONS],
+                   check=True)
     for lesson in LESSONS:
         nbgrader(course, "generate_assignment", lesson)
         release = nbformat.read(course / "release" / lesson / f"{lesson}.ipynb", as_version=4)
@@ -158,8 +160,8 @@ def test_a_perfect_notebook_shows_no_failure(graded_course):
 
 def test_borrowed_answer_is_named_in_the_feedback(graded_course):
     html = (graded_course / "feedback" / "bob" / "07_results" / "07_results.html").read_text()
-    assert "calls nnlib&#39;s own answer nnlib.plots.most_confident_mistakes" in html or \
-        "calls nnlib's own answer nnlib.plots.most_confident_mistakes" in html
+    assert "calls nnlib&#39;s own answer nnlib.course.plots.most_confident_mistakes" in html or \
+        "calls nnlib's own answer nnlib.course.plots.most_confident_mistakes" in html
 
 
 def test_validate_does_not_pass_stubs(graded_course):

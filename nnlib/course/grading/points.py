@@ -46,5 +46,5 @@ def points_of(exercise: str) -> int:
     try:
         return POINTS[exercise]
     except KeyError:
-        raise KeyError(f"exercise {exercise!r} has no points: add it to POINTS in nnlib/grading/points.py "
-                       "(and to the points table in TEACHING.md)") from None
+        raise KeyError(f"exercise {exercise!r} has no points: add it to POINTS in "
+                       "nnlib/course/grading/points.py (and to the points table in TEACHING.md)") from None

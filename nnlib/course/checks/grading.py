@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from types import CodeType, FrameType
 from typing import Any
 
-from nnlib.checks.other_shapes import check_other_shapes
+from nnlib.course.checks.other_shapes import check_other_shapes
 
 STRICT_VARIABLE = "NNLIB_STRICT_CHECKS"
 NBGRADER_VARIABLE = "NBGRADER_EXECUTION"
@@ -55,8 +55,8 @@ REFERENCES: dict[str, tuple[str, ...]] = {
     "sgd_momentum_step": ("nnlib.optim:SGD._update",),
     "adam_step": ("nnlib.optim:Adam._update",),
     "cosine_lr": ("nnlib.optim:cosine_schedule",),
-    "confusion_matrix": ("nnlib.plots:confusion_matrix", "sklearn.metrics:confusion_matrix"),
-    "top_confident_mistakes": ("nnlib.plots:most_confident_mistakes",),
+    "confusion_matrix": ("nnlib.course.plots:confusion_matrix", "sklearn.metrics:confusion_matrix"),
+    "top_confident_mistakes": ("nnlib.course.plots:most_confident_mistakes",),
 }
 
 # The seed shift of the round being run (0: the visible cases). A context variable, so that

@@ -1,9 +1,8 @@
-"""`python -m nnlib.grading`: set up an nbgrader course, mark lessons, report on a class.
+"""`python -m nnlib.course.grading`: set up an nbgrader course, mark lessons, report on a class.
 
-    python -m nnlib.grading course ../nn-course 02 07       # nbgrader course folder with lessons 02, 07
-    python -m nnlib.grading report ../nn-course             # what the class got right and wrong
-    python -m nnlib.grading mark notebooks/*.ipynb          # (re)apply the nbgrader metadata
-    python -m nnlib.grading student-copy ../course-students # the course without notebooks/
+    python -m nnlib.course.grading course ../nn-course 02 07   # nbgrader course folder, lessons 02, 07
+    python -m nnlib.course.grading report ../nn-course             # what the class got right and wrong
+    python -m nnlib.course.grading mark notebooks/*.ipynb          # (re)apply the nbgrader metadata
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from nnlib.files import atomic_write
 
 
 def _mark(paths: list[Path]) -> int:
-    from nnlib.grading.metadata import mark_lesson
+    from nnlib.course.grading.metadata import mark_lesson
 
     for path in paths:
         nb = mark_lesson(nbformat.read(path, as_version=4), path.name)
@@ -29,7 +28,7 @@ def _mark(paths: list[Path]) -> int:
 
 
 def _course(folder: Path, lessons: list[str]) -> int:
-    from nnlib.grading.course import find_lessons, make_course
+    from nnlib.course.grading.course import find_lessons, make_course
 
     for path in make_course(folder, find_lessons(lessons)):
         print(f"wrote {path}")
@@ -38,7 +37,7 @@ def _course(folder: Path, lessons: list[str]) -> int:
 
 
 def _report(where: Path, out: Path | None, plot: bool) -> int:
-    from nnlib.grading.report import collect, write_report
+    from nnlib.course.grading.report import collect, write_report
 
     results = collect(where)
     if not results:
@@ -48,16 +47,8 @@ def _report(where: Path, out: Path | None, plot: bool) -> int:
     return 0
 
 
-def _student_copy(target: Path) -> int:
-    from nnlib.grading.course import make_student_copy
-
-    copied = make_student_copy(target)
-    print(f"wrote {target}: " + ", ".join(path.name for path in copied))
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nnlib.grading", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m nnlib.course.grading", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     course = commands.add_parser("course", help="write an nbgrader course folder (config + source/)")
@@ -71,17 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--no-plot", action="store_true", help="skip the figure")
     mark = commands.add_parser("mark", help="apply the nbgrader metadata to lessons in place")
     mark.add_argument("paths", nargs="+", type=Path)
-    student = commands.add_parser("student-copy", help="copy the course without notebooks/ (solutions)")
-    student.add_argument("target", type=Path)
     args = parser.parse_args(argv)
     try:
         if args.command == "course":
             return _course(args.folder, args.lessons)
         if args.command == "report":
             return _report(args.where, args.out, plot=not args.no_plot)
-        if args.command == "mark":
-            return _mark(args.paths)
-        return _student_copy(args.target)
+        return _mark(args.paths)
     except (ValueError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from nnlib.checks.grading import HIDDEN_PREFIX
+from nnlib.course.checks.grading import HIDDEN_PREFIX
 
 NOT_IMPLEMENTED = "not implemented"
 # The generic message of a wrong result whose cause no hint recognised.

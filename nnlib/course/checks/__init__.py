@@ -19,28 +19,28 @@ the lesson's module, write a function `name(fn)` decorated with
 `_expect_close(...)` on the result, and export it here.
 """
 
-from nnlib.checks.core import (
+from nnlib.course.checks.core import (
     STRICT_VARIABLE,
     CheckFailed,
     Hint,
     checker,
     hint_scaled,
 )
-from nnlib.checks.lesson_03 import (
+from nnlib.course.checks.lesson_03 import (
     linear_backward,
     numerical_gradient,
     relu_backward,
     softmax_cross_entropy_backward,
 )
-from nnlib.checks.lesson_04 import (
+from nnlib.course.checks.lesson_04 import (
     dropout_backward,
     dropout_forward,
 )
-from nnlib.checks.lesson_05 import (
+from nnlib.course.checks.lesson_05 import (
     add_l2_grad,
     l2_penalty,
 )
-from nnlib.checks.lessons_00_02 import (
+from nnlib.course.checks.lessons_00_02 import (
     count_labels,
     cross_entropy,
     linear_forward,
@@ -51,7 +51,7 @@ from nnlib.checks.lessons_00_02 import (
     softmax,
     train_val_split,
 )
-from nnlib.checks.lessons_06_07 import (
+from nnlib.course.checks.lessons_06_07 import (
     accuracy,
     adam_step,
     confusion_matrix,

@@ -1,4 +1,4 @@
-"""The checkers' machinery (what each line a checker prints means: see `nnlib.checks`).
+"""The checkers' machinery (what each line a checker prints means: see `nnlib.course.checks`).
 
 `checker` turns a check into one printed line (✅ passed, ⏳ not implemented yet) or one
 red line (`CheckFailed`, no traceback); `_call` runs the learner's function on copies of
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from nnlib.checks import grading
-from nnlib.checks.grading import STRICT_VARIABLE  # noqa: F401  (re-exported by nnlib.checks)
+from nnlib.course.checks import grading
+from nnlib.course.checks.grading import STRICT_VARIABLE  # noqa: F401  (re-exported by nnlib.course.checks)
 
 Hint = Callable[[np.ndarray, np.ndarray], str | None]
 

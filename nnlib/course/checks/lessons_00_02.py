@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nnlib.checks.core import (
+from nnlib.course.checks.core import (
     CheckFailed,
     Hint,
     _as_result,

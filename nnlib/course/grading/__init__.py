@@ -6,6 +6,6 @@
 - `report`: reads a class's autograded notebooks and tells, per exercise, how many passed and
   which mistakes the checkers recognised most often.
 
-`python -m nnlib.grading --help` lists the commands. The checkers' own grading mode (strict,
-hidden cases, no borrowed answers) is in `nnlib.checks.grading`.
+`python -m nnlib.course.grading --help` lists the commands. The checkers' own grading mode (strict,
+hidden cases, no borrowed answers) is in `nnlib.course.checks.grading`.
 """

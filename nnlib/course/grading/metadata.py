@@ -5,14 +5,14 @@ followed by the code cell `checks.name(name)`. From that:
 
 - the solution cell becomes an "autograded answer" with grade id `name`;
 - its check cell becomes "autograder tests", locked, grade id `check_name`, worth
-  `POINTS[name]` (nnlib/grading/points.py);
+  `POINTS[name]` (nnlib/course/grading/points.py);
 - every other cell is "read-only" (locked; grade id `cell_<cell id>`), so what a student changes
   there is restored before grading.
 
 `mark_lesson` is applied by `make notebooks` (so `notebooks/` are nbgrader source notebooks) and
 by `make exercises` (so `exercises/` carry the same metadata and can be autograded as handed out;
 there the checks and the text are also locked in the editor, see `apply_metadata`).
-`python -m nnlib.grading mark notebooks/*.ipynb` applies it without executing anything.
+`python -m nnlib.course.grading mark notebooks/*.ipynb` applies it without executing anything.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from nnlib.grading.points import points_of
+from nnlib.course.grading.points import points_of
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 SCHEMA_VERSION = 3

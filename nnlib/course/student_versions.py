@@ -1,24 +1,15 @@
-"""Execute the lessons in place with clean outputs; generate the student versions.
+"""The student versions of the lessons, and the course as handed out to students.
 
-`python -m nnlib.notebook_tools execute notebooks/*.ipynb` (what `make notebooks`
-runs) executes each notebook with nbclient in its own folder, then cleans it
-so GitHub shows real, tidy outputs:
+`python -m nnlib.course.student_versions exercises notebooks exercises` (what `make exercises`
+runs) writes the student version of every lesson: each `### BEGIN SOLUTION` ... `### END SOLUTION`
+region (nbgrader's markers) becomes `# YOUR CODE HERE` + `raise NotImplementedError()`, outputs
+and execution counts are cleared, everything else (the checker calls too) stays. It never destroys
+a student's work: the hash of every notebook it writes is kept in `exercises/.generated.sha256`
+(`sha256sum -c` format), and a student notebook that differs from what was last generated is left
+byte-for-byte unchanged and reported (exit status 1), unless `--force` (`make exercises FORCE=1`).
 
-- widget state is removed (it breaks GitHub's renderer and bloats the file);
-  a widget's output is replaced by what its Output widgets captured (so the
-  default figure of an interactive plot stays visible), and progress bars,
-  which would be frozen at "0%", are dropped;
-- absolute paths of the machine that ran it are checked for and refused.
-
-`python -m nnlib.notebook_tools exercises notebooks exercises` (what
-`make exercises` runs) writes the student version of every lesson: each
-`### BEGIN SOLUTION` ... `### END SOLUTION` region (nbgrader's markers) becomes
-`# YOUR CODE HERE` + `raise NotImplementedError()`, outputs and execution
-counts are cleared, everything else (the checker calls too) stays. It never
-destroys a student's work: the hash of every notebook it writes is kept in
-`exercises/.generated.sha256` (`sha256sum -c` format), and a student notebook
-that differs from what was last generated is left byte-for-byte unchanged and
-reported (exit status 1), unless `--force` (`make exercises FORCE=1`) is given.
+`python -m nnlib.course.student_versions student-copy TARGET` (what `make student-copy` runs)
+copies the course without `notebooks/` (the solutions) into a new folder, with its own README.
 """
 
 from __future__ import annotations
@@ -26,111 +17,21 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
-import re
+import shutil
 import sys
 from pathlib import Path
 
 import nbformat
 
+from nnlib.course.grading.metadata import BEGIN_SOLUTION, apply_metadata, cell_metadata
 from nnlib.files import atomic_write
-from nnlib.grading.metadata import BEGIN_SOLUTION, apply_metadata, cell_metadata, mark_lesson
 
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-MODEL_REF = re.compile(r"IPY_MODEL_(\w+)")
-# Absolute paths that give away the machine: home folders, temp folders, virtual envs.
-MACHINE_PATH = re.compile(r"(/home/|/root/|/Users/|/tmp/|/work/|[A-Za-z]:\\\\Users|site-packages)")
-TIMEOUT_SECONDS = 600
-
-
-def _referenced_models(value: object) -> list[str]:
-    """Model ids referenced in a widget's state (children, layout, ...), in order."""
-    if isinstance(value, str):
-        return MODEL_REF.findall(value)
-    if isinstance(value, list):
-        return [m for item in value for m in _referenced_models(item)]
-    if isinstance(value, dict):
-        return [m for item in value.values() for m in _referenced_models(item)]
-    return []
-
-
-def _captured_outputs(model_id: str, states: dict, seen: set[str] | None = None) -> list[dict]:
-    """Outputs captured by the Output widgets inside the widget `model_id`."""
-    seen = set() if seen is None else seen
-    if model_id in seen or model_id not in states:
-        return []
-    seen.add(model_id)
-    state = states[model_id].get("state", {})
-    if states[model_id].get("model_name") == "OutputModel":
-        return list(state.get("outputs", []))
-    outputs: list[dict] = []
-    for child in _referenced_models(state.get("children", [])):
-        outputs.extend(_captured_outputs(child, states, seen))
-    return outputs
-
-
-def _merge_streams(outputs: list) -> list:
-    """Join consecutive stream outputs of the same stream: how prints are split into
-    chunks depends on timing, and would make every re-execution a spurious diff."""
-    merged: list = []
-    for output in outputs:
-        previous = merged[-1] if merged else None
-        if (output.get("output_type") == "stream" and previous is not None
-                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
-            previous["text"] = previous["text"] + output["text"]
-        else:
-            merged.append(output)
-    return merged
-
-
-def clean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Replace widget views by their captured outputs, drop widget state and cell ids' noise."""
-    states = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        cleaned = []
-        for output in cell.get("outputs", []):
-            view = output.get("data", {}).get(WIDGET_VIEW)
-            if view is None:
-                cleaned.append(output)
-                continue
-            cleaned.extend(nbformat.from_dict(o) for o in _captured_outputs(view["model_id"], states))
-        cell.outputs = _merge_streams(cleaned)
-        cell.metadata.pop("execution", None)
-    nb.metadata.pop("widgets", None)
-    return nb
-
-
-def machine_paths(nb: nbformat.NotebookNode) -> list[str]:
-    """Snippets of outputs that contain absolute paths of the machine."""
-    found = []
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            text = nbformat.writes(nbformat.from_dict({"o": output}))
-            for match in MACHINE_PATH.finditer(text):
-                found.append(text[max(0, match.start() - 40) : match.end() + 40].replace("\n", " "))
-    return found
-
-
-def execute(path: Path, timeout: int = TIMEOUT_SECONDS) -> None:
-    """Run `path` top to bottom in its own folder and write it back cleaned (atomically)."""
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    mark_lesson(nb, path.name)  # nbgrader metadata from the solution markers (fails early if malformed)
-    client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    )
-    client.execute()
-    clean_notebook(nb)
-    leaks = machine_paths(nb)
-    if leaks:
-        raise RuntimeError(f"{path.name}: outputs contain machine paths: {leaks[:3]}")
-    with atomic_write(path) as handle:
-        nbformat.write(nb, handle)
-
-
+REPO = Path(__file__).resolve().parents[2]
+STUDENT_README = Path(__file__).resolve().parent / "student_readme.md"
+# What a student copy of the course holds: everything to run the exercises, no solutions folder.
+# Binder needs `start` and `jupyter-config/`; `.gitignore` keeps .venv out of the published repository.
+STUDENT_FILES = ("LICENSE", "requirements.txt", "environment.yml", "postBuild", "start",
+                 "pyproject.toml", "Makefile", ".gitignore", "jupyter-config", "data", "exercises", "nnlib")
 END_SOLUTION = "### END SOLUTION"
 STUDENT_BANNER = (
     "> **Student version** of the lesson `notebooks/{name}`, with the solutions cut out. "
@@ -253,39 +154,64 @@ def write_exercises(lessons: Path, target: Path, force: bool = False) -> list[Pa
     return list(fresh)
 
 
+
+def make_student_copy(target: Path, repo: Path = REPO) -> list[Path]:
+    """Copy the course without `notebooks/` (the solutions) into `target`; return what was copied.
+    nnlib's source comes along: the lessons import it, so its reference code is there too."""
+    if target.exists() and any(target.iterdir()):
+        raise FileExistsError(f"{target} is not empty; choose a new folder")
+    exercises = repo / "exercises"
+    generated = read_generated_hashes(exercises)
+    changed = [path.name for path in sorted(exercises.glob("*.ipynb"))
+               if edited_since_generated(path, generated)]
+    if changed:  # someone's answers (yours?) would go out to every student
+        raise ValueError(f"exercises/ differs from what `make exercises` generated ({', '.join(changed)}): "
+                         "move that work out of exercises/ (or `make exercises FORCE=1`) before copying")
+    copied = []
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints")
+    for name in STUDENT_FILES:
+        source = repo / name
+        if not source.exists():
+            continue
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=ignore)
+        else:
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+        copied.append(target / name)
+    # The course README links the lessons with solutions, TEACHING.md and results/: not there.
+    shutil.copyfile(STUDENT_README, target / "README.md")
+    copied.append(target / "README.md")
+    return copied
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nnlib.notebook_tools", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m nnlib.course.student_versions", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("execute", help="execute notebooks in place and store clean outputs")
-    run.add_argument("paths", nargs="+", type=Path)
-    clean = commands.add_parser("clean", help="only clean stored outputs (no execution)")
-    clean.add_argument("paths", nargs="+", type=Path)
     student = commands.add_parser("exercises", help="write the student versions of the lessons")
     student.add_argument("lessons", type=Path, help="folder of the lessons (notebooks)")
     student.add_argument("target", type=Path, help="folder for the student notebooks (exercises)")
     student.add_argument("--force", action="store_true",
                          help="overwrite student notebooks even if they were changed (discards that work)")
+    copy_parser = commands.add_parser("student-copy", help="copy the course without notebooks/ (solutions)")
+    copy_parser.add_argument("target", type=Path)
     args = parser.parse_args(argv)
-    if args.command == "exercises":
+    if args.command == "student-copy":
         try:
-            written = write_exercises(args.lessons, args.target, force=args.force)
-        except (StudentWorkFound, FileNotFoundError) as refusal:
-            print(refusal, file=sys.stderr)
-            return 1
-        for path in written:
-            print(f"wrote {path}")
+            copied = make_student_copy(args.target)
+        except (ValueError, FileExistsError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.target}: " + ", ".join(path.name for path in copied))
         return 0
-    missing = [str(path) for path in args.paths if not path.is_file()]
-    if missing:  # e.g. `make notebooks` in a student copy, which has no notebooks/
-        print(f"error: no such notebook: {', '.join(missing)}", file=sys.stderr)
+    try:
+        written = write_exercises(args.lessons, args.target, force=args.force)
+    except (StudentWorkFound, FileNotFoundError) as refusal:
+        print(refusal, file=sys.stderr)
         return 1
-    for path in args.paths:
-        print(f"{args.command}: {path}", flush=True)
-        if args.command == "execute":
-            execute(path)
-        else:
-            nb = clean_notebook(nbformat.read(path, as_version=4))
-            nbformat.write(nb, path)
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 

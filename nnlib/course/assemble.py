@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlib import checks
+from nnlib.course import checks
 from nnlib.data import MNIST
 from nnlib.experiments import COURSE_SIZES, RunConfig, RunResult, fit_and_evaluate, total_steps
 from nnlib.layers import Dropout, Linear, Parameter, ReLU, check_input

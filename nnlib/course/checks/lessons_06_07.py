@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlib.checks.core import (
+from nnlib.course.checks.core import (
     CheckFailed,
     Hint,
     _call,
@@ -375,7 +375,7 @@ def confusion_matrix(fn: Callable) -> str:
 @checker("top_confident_mistakes")
 def top_confident_mistakes(fn: Callable) -> str:
     """Exercise 7.3: `top_confident_mistakes(probs, labels, k) -> indices (<= k,)`."""
-    from nnlib.plots import most_confident_mistakes
+    from nnlib.course.plots import most_confident_mistakes
 
     rng = _cases(73)
     cases = [("100 examples, k = 5", 100, 5, 0.6), ("30 examples, only 3 mistakes, k = 10", 30, 10, None),
@@ -425,4 +425,5 @@ def top_confident_mistakes(fn: Callable) -> str:
                           "confidence; confidence = the probability of the predicted class (the row's max)"),
         ]
         _expect_close(got, expected, case, hints=hints, check_dtype=False, rtol=0, atol=0)
-    return "several mistakes, fewer mistakes than k, no mistakes; matches nnlib.plots.most_confident_mistakes"
+    return ("several mistakes, fewer mistakes than k, no mistakes; "
+            "matches nnlib.course.plots.most_confident_mistakes")
