@@ -15,7 +15,7 @@ import nbformat
 from nnlib.course.grading.metadata import mark_lesson
 from nnlib.files import atomic_write
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CONFIG = REPO / "nbgrader_config.py"
 LESSONS = REPO / "notebooks"
 
