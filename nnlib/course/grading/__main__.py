@@ -1,8 +1,8 @@
 """`python -m nnlib.course.grading`: set up an nbgrader course, mark lessons, report on a class.
 
-    python -m nnlib.course.grading course ../nn-course 02 07   # nbgrader course folder, lessons 02, 07
-    python -m nnlib.course.grading report ../nn-course             # what the class got right and wrong
-    python -m nnlib.course.grading mark notebooks/*.ipynb          # (re)apply the nbgrader metadata
+    python -m nnlib.course.grading course ../nn-course 02 07  # nbgrader course folder, lessons 02, 07
+    python -m nnlib.course.grading report ../nn-course        # what the class got right and wrong
+    python -m nnlib.course.grading mark notebooks/*.ipynb     # (re)apply the nbgrader metadata
 """
 
 from __future__ import annotations
