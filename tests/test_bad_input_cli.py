@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bad_input import CliCase, case_id, outcome
+from tests.bad_input import CliCase, case_id, expected, outcome
 
 TRAIN = ("--data", "{data}", "train", "--optimizer", "sgd", "--epochs", "1", "--no-progress")
 REPRODUCE = ("--data", "{data}", "reproduce", "--epochs", "1", "--no-progress")
@@ -117,7 +117,7 @@ def _float_bundle(path: Path) -> None:
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_bad_command_line_fails_clearly(case, tmp_path):
     kind, why = outcome(case, tmp_path)
-    assert kind == "clear", why
+    assert kind == expected(case), why
 
 
 def test_a_good_command_line_on_the_tiny_bundle_writes_complete_results(tmp_path):

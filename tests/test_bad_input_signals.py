@@ -27,7 +27,7 @@ from nnlib.files import atomic_write
 from nnlib.network import load_model, mlp, save_model
 from nnlib.optim import SGD
 from nnlib.train import fit
-from tests.bad_input import Case, ScenarioCase, case_id, outcome, write_tiny_bundle
+from tests.bad_input import Case, ScenarioCase, case_id, expected, outcome, write_tiny_bundle
 
 REPO = Path(__file__).resolve().parent.parent
 COMPLETE = "| SGD | complete earlier result |\n"
@@ -172,4 +172,4 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_signal_or_kill_loses_nothing(case, tmp_path):
     kind, why = outcome(case, tmp_path)
-    assert kind == "clear", why
+    assert kind == expected(case), why

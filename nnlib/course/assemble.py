@@ -26,10 +26,8 @@ cosine schedule. Where a piece is borrowed, the class falls back to its nnlib pa
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import io
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlib.course import checks
+from nnlib.course.notebook_functions import functions_from_notebook
 from nnlib.data import MNIST
 from nnlib.experiments import COURSE_SIZES, RunConfig, RunResult, fit_and_evaluate, total_steps
 from nnlib.layers import Dropout, Linear, Parameter, ReLU, check_input
@@ -171,11 +170,17 @@ def gather(
     notebook) whose pieces are read as last saved. Prints one line per piece that is not
     yours (borrowed from nnlib) or failed its check, and one line naming yours."""
     folder = Path(folder) if folder is not None else Path.cwd()
+    lessons = dict.fromkeys(LESSON_OF.values())
+    if not isinstance(earlier, list | tuple) or any(lesson not in lessons for lesson in earlier):
+        raise ValueError(f"gather: earlier must list lesson files among {', '.join(lessons)}; "
+                         f"got {earlier!r}")
     found: dict[str, tuple[Callable | None, str, str]] = {}  # name -> (function, where, problem)
     for lesson in earlier:
         names = [name for name, home in LESSON_OF.items() if home == lesson]
         for name, (function, problem) in functions_from_notebook(folder / lesson, names).items():
             found[name] = (function, lesson, problem)
+    if not isinstance(here, dict | None):
+        raise ValueError(f"gather: here must map piece names to functions, got {type(here).__name__}")
     for name, function in (here or {}).items():
         if name not in LESSON_OF:
             raise ValueError(f"gather: {name!r} is not a piece of the network; "
@@ -222,49 +227,6 @@ def assess(name: str, function: Callable) -> tuple[str, str]:
         # Grading mode (NNLIB_STRICT_CHECKS=1) turns "not implemented yet" into a failure.
         return ("missing", "") if message == "not implemented" else ("failed", message)
     return ("missing", "") if output.getvalue().startswith("⏳") else ("passed", "")
-
-
-def functions_from_notebook(path: Path, names: Sequence[str]) -> dict[str, tuple[Callable | None, str]]:
-    """Define the functions `names` as they are written in the notebook at `path`.
-
-    Runs only the notebook's top-level `import` statements and `def`s (nothing that trains
-    or plots), in a fresh namespace. Returns name -> (function, "") or (None, why not)."""
-    if not path.exists():
-        return {name: (None, f"{path.name} is not in this folder") for name in names}
-    notebook = json.loads(path.read_text(encoding="utf-8"))
-    cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
-    imports, definitions, broken = [], [], {}
-    for cell in cells:
-        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        try:
-            tree = ast.parse(source)
-        except SyntaxError as err:
-            for name in names:
-                if f"def {name}(" in source:
-                    broken[name] = f"its cell in {path.name} has a syntax error, line {err.lineno}"
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                imports.append(node)
-            elif isinstance(node, ast.FunctionDef):
-                definitions.append(node)
-    namespace: dict = {"__name__": path.stem}
-    for node in imports + definitions:  # definitions last: an import cannot shadow yours
-        try:
-            exec(compile(ast.Module(body=[node], type_ignores=[]), str(path.name), "exec"), namespace)
-        except Exception as err:  # noqa: BLE001 - a failing line of the learner's: skip it, say so below
-            if isinstance(node, ast.FunctionDef) and node.name in names:
-                broken[node.name] = f"its definition in {path.name} fails: {type(err).__name__}: {err}"
-    result = {}
-    for name in names:
-        function = namespace.get(name)
-        if name in broken:
-            result[name] = (None, broken[name])
-        elif not callable(function):
-            result[name] = (None, f"no function {name} in {path.name}")
-        else:
-            result[name] = (function, "")
-    return result
 
 
 # --- layers made of your functions ---------------------------------------------------------
