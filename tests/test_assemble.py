@@ -172,7 +172,7 @@ def test_a_transposed_dw_stops_training_with_a_message_that_names_the_learners_f
     loss_fn = pieces.loss()
     loss_fn.forward(model.forward(np.ones((4, 6), dtype=np.float32), training=True), np.array([0, 1, 2, 0]))
     with pytest.raises(ValueError, match=r"your linear_backward \(this notebook\) returned dW of shape "
-                                         r"\(3, 5\) in Linear2, expected \(5, 3\)"):
+                                         r"\(3, 5\), expected \(5, 3\)"):
         model.backward(loss_fn.backward())
 
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from nnlib.course import checks
 from nnlib.course.notebook_functions import functions_from_notebook
+from nnlib.course.returns import returned
 from nnlib.data import MNIST
 from nnlib.experiments import COURSE_SIZES, RunConfig, RunResult, fit_and_evaluate, total_steps
 from nnlib.layers import Dropout, Linear, Parameter, ReLU, check_input
@@ -125,7 +126,7 @@ class Pieces:
         cosine_lr = self.get("cosine_lr")
         if cosine_lr is None:
             return cosine_schedule(lr, total_steps)
-        return lambda step: float(cosine_lr(step, total_steps, lr))
+        return lambda step: float(returned(self, "cosine_lr", cosine_lr(step, total_steps, lr), float))
 
     # --- after training -------------------------------------------------------------------
 
@@ -248,7 +249,8 @@ class YourLinear(Linear):
             return super().forward(x, training)
         check_input(x, self.in_features, self.name, self.W.value.dtype)
         self._x = x
-        return linear_forward(x, self.W.value, self.b.value)
+        y = np.broadcast_to(np.zeros((), x.dtype), (len(x), self.out_features))  # its shape and dtype
+        return returned(self.pieces, "linear_forward", linear_forward(x, self.W.value, self.b.value), y, (x,))
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """dy `(batch, out_features)` -> dx `(batch, in_features)`; fills `W.grad`, `b.grad`."""
@@ -257,13 +259,8 @@ class YourLinear(Linear):
             return super().backward(dy, need_input_grad)
         if self._x is None:
             raise RuntimeError(f"{self.name}: call forward before backward")
-        dx, dW, db = linear_backward(dy, self._x, self.W.value)
-        for what, grad, parameter in (("dW", dW, self.W), ("db", db, self.b)):
-            if np.shape(grad) != parameter.value.shape:  # say whose bug it is, not just which array
-                where = self.pieces.where.get("linear_backward", "your code")
-                raise ValueError(f"your linear_backward ({where}) returned {what} of shape {np.shape(grad)} "
-                                 f"in {self.name}, expected {parameter.value.shape}: its check says what is "
-                                 "wrong; fix it there, save, and run this lesson again")
+        dx, dW, db = returned(self.pieces, "linear_backward", linear_backward(dy, self._x, self.W.value),
+                              (self._x, self.W.value, self.b.value), (dy, self._x), ("dx", "dW", "db"))
         self.W.grad = dW  # copies into the parameter's gradient array
         self.b.grad = db
         return dx
@@ -287,7 +284,7 @@ class YourReLU(ReLU):
             return super().forward(x, training)
         if self.pieces.get("relu_backward") is None:
             self._positive = x > 0  # what nnlib's backward needs
-        return relu(x)
+        return returned(self.pieces, "relu", relu(x), x, (x,))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         relu_backward = self.pieces.get("relu_backward")
@@ -295,7 +292,7 @@ class YourReLU(ReLU):
             return super().backward(dy)
         if self._x is None:
             raise RuntimeError(f"{self.name}: call forward before backward")
-        return relu_backward(dy, self._x)
+        return returned(self.pieces, "relu_backward", relu_backward(dy, self._x), self._x, (dy, self._x))
 
     def __repr__(self) -> str:
         return "YourReLU()"
@@ -313,14 +310,15 @@ class YourDropout(Dropout):
         dropout_forward = self.pieces.get("dropout_forward")
         if dropout_forward is None:
             return super().forward(x, training)
-        y, self.mask = dropout_forward(x, self.p, self.rng, training)
+        result = dropout_forward(x, self.p, self.rng, training)
+        y, self.mask = returned(self.pieces, "dropout_forward", result, (x, ...), (x,), ("y", "mask"))
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         dropout_backward = self.pieces.get("dropout_backward")
         if dropout_backward is None:
             return super().backward(dy)
-        return dropout_backward(dy, self.mask)
+        return returned(self.pieces, "dropout_backward", dropout_backward(dy, self.mask), dy, (dy,))
 
     def __repr__(self) -> str:
         return f"YourDropout(p={self.p})"
@@ -341,14 +339,15 @@ class YourLoss(SoftmaxCrossEntropy):
         if cross_entropy is None:
             return super().forward(logits, labels)
         check_labels(labels, logits.shape[0], logits.shape[1])
-        return float(cross_entropy(logits, labels))
+        return float(returned(self.pieces, "cross_entropy", cross_entropy(logits, labels), float, (logits,)))
 
     def backward(self) -> np.ndarray:
         if self._logits is None or self._labels is None:
             raise RuntimeError("YourLoss: call forward before backward")
         backward = self.pieces.get("softmax_cross_entropy_backward")
         if backward is not None:
-            return backward(self._logits, self._labels)
+            dz = backward(self._logits, self._labels)
+            return returned(self.pieces, "softmax_cross_entropy_backward", dz, self._logits, (self._logits,))
         if self.probs is None:  # your cross_entropy ran forward: nnlib's backward needs its own
             super().forward(self._logits, self._labels)
         return super().backward()
@@ -372,7 +371,9 @@ class YourSGD(SGD):
         if step is None:
             super()._update(lr)
             return
-        new_w, new_v = step(self.values, self.grads, self.velocity, lr, self.momentum)
+        new_w, new_v = returned(self.pieces, "sgd_momentum_step",
+                                step(self.values, self.grads, self.velocity, lr, self.momentum),
+                                (self.values, self.velocity), (self.values, self.grads), ("w", "v"))
         self.values[...] = new_w  # copied into place: the layers' parameters are views of it
         self.velocity[...] = new_v
 
@@ -389,8 +390,9 @@ class YourAdam(Adam):
         if step is None:
             super()._update(lr)
             return
-        new_w, new_m, new_v = step(self.values, self.grads, self.m, self.v, self.steps, lr,
-                                   self.beta1, self.beta2, self.eps)
+        new_w, new_m, new_v = returned(self.pieces, "adam_step", step(
+            self.values, self.grads, self.m, self.v, self.steps, lr, self.beta1, self.beta2, self.eps),
+            (self.values, self.m, self.v), (self.values, self.grads), ("w", "m", "v"))
         self.values[...] = new_w
         self.m[...] = new_m
         self.v[...] = new_v
