@@ -136,7 +136,7 @@ def fit_and_evaluate(
     )
     seconds = time.perf_counter() - started
     _, train_acc = evaluate(model, data.x_train, data.y_train)
-    val_loss, val_acc = evaluate(model, data.x_val, data.y_val)
+    val_loss, val_acc = evaluate(model, data.x_val, data.y_val, loss_fn=fit_options.get("loss_fn"))
     _, test_acc = evaluate(model, data.x_test, data.y_test)
     return RunResult(config, history, model, train_acc, val_acc, val_loss, test_acc, seconds)
 

@@ -136,16 +136,18 @@ def _divergence(loss: float, data_loss: float, penalty: float, l2: float, lr: fl
 
 
 def evaluate(
-    model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 10_000
+    model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 10_000,
+    loss_fn: SoftmaxCrossEntropy | None = None,
 ) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of `model` on `(x, y)`, in evaluation mode."""
+    """Mean loss (`loss_fn.forward`, default cross-entropy) and accuracy of `model` on `(x, y)`,
+    in evaluation mode."""
     batch_size = integer(batch_size, "batch_size", "evaluate")
     _check_dataset(model, x, y, "evaluate")
     loss_sum, correct = 0.0, 0
     for start in range(0, len(x), batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         logits = model.forward(xb)
-        loss_sum += cross_entropy(logits, yb) * len(xb)
+        loss_sum += (loss_fn.forward(logits, yb) if loss_fn else cross_entropy(logits, yb)) * len(xb)
         correct += int((logits.argmax(axis=1) == yb).sum())
     return loss_sum / len(x), correct / len(x)
 
@@ -216,6 +218,7 @@ def fit(
     history: History | None = None,
     loss_fn: SoftmaxCrossEntropy | None = None,
     l2_functions: tuple[L2Penalty, AddL2Grad] = (l2_penalty, add_l2_grad),
+    step: Callable | None = None,
 ) -> History:
     """Train `model` for `epochs` passes over `(x_train, y_train)`; return the `History`.
 
@@ -231,6 +234,8 @@ def fit(
     - `loss_fn` (default `SoftmaxCrossEntropy()`) and `l2_functions` (default nnlib's
       `(l2_penalty, add_l2_grad)`) can be swapped for other implementations with the same
       interface: `nnlib.course.assemble` passes the learner's own here.
+    - `step(model, loss_fn, xb, yb, lr) -> (loss, logits)`, when given, does the forward, loss,
+      backward and update of each batch instead (the learner's own; L2 is then its job).
     """
     epochs = integer(epochs, "epochs", "fit", minimum=0)
     batch_size = integer(batch_size, "batch_size", "fit")
@@ -247,6 +252,8 @@ def fit(
     if x_val is not None:
         _check_dataset(model, x_val, y_val, "fit (validation)")
     _check_optimizer(model, optimizer)
+    if step is not None and l2:
+        raise ValueError("fit: with step=..., adding L2 is the step's job (it owns the loss); pass l2=0")
     history = history if history is not None else History()
     loss_fn = loss_fn if loss_fn is not None else SoftmaxCrossEntropy()
     penalty_of, add_penalty_grad = l2_functions
@@ -259,24 +266,28 @@ def fit(
             for xb, yb in minibatches(x_train, y_train, batch_size, rng):
                 if schedule is not None:
                     optimizer.lr = schedule(optimizer.steps)
-                logits = model.forward(xb, training=True)
-                data_loss = loss_fn.forward(logits, yb)
-                penalty = penalty_of(weights, l2)
+                if step is None:
+                    logits = model.forward(xb, training=True)
+                    data_loss, penalty = loss_fn.forward(logits, yb), penalty_of(weights, l2)
+                else:  # counted first: an optimizer the step consults sees the number of this step
+                    optimizer.steps += 1
+                    (data_loss, logits), penalty = step(model, loss_fn, xb, yb, float(optimizer.lr)), 0.0
                 loss = data_loss + penalty
                 if not math.isfinite(loss) or loss > DIVERGED_LOSS:
                     reason = _divergence(loss, data_loss, penalty, l2, float(optimizer.lr),
                                          history.epochs + 1, input_scale)
                     raise TrainingDiverged(f"{reason} {HISTORY_NOTE}", history, reason)
-                model.backward(loss_fn.backward(), need_input_grad=False)
-                add_penalty_grad(weights, l2)
-                optimizer.step()
+                if step is None:
+                    model.backward(loss_fn.backward(), need_input_grad=False)
+                    add_penalty_grad(weights, l2)
+                    optimizer.step()
                 loss_sum += loss * len(xb)
                 correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
             history.train_loss.append(loss_sum / len(x_train))
             history.train_acc.append(correct / len(x_train))
             history.lr.append(float(optimizer.lr))
             if x_val is not None:
-                val_loss, val_acc = evaluate(model, x_val, y_val)
+                val_loss, val_acc = evaluate(model, x_val, y_val, loss_fn=loss_fn)
                 history.val_loss.append(val_loss)
                 history.val_acc.append(val_acc)
             history.epoch_time.append(time.perf_counter() - started)

@@ -7,6 +7,7 @@ import pytest
 
 from nnlib.course import checks
 from nnlib.course.checks import CheckFailed
+from nnlib.course.training_step import reference_train_step
 from nnlib.gradcheck import numerical_gradient as nn_numerical_gradient
 from nnlib.layers import Dropout, Linear, ReLU
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad
@@ -111,7 +112,33 @@ def learners_add_l2_grad(params, lam):
             p.grad += lam * p.value
 
 
+def train_step(model, loss_fn, xb, yb, lr):
+    logits = model.forward(xb, training=True)
+    loss = loss_fn.forward(logits, yb)
+    model.backward(loss_fn.backward())
+    for parameter in model.parameters():
+        parameter.value = parameter.value - lr * parameter.grad
+    return loss, logits
+
+
+def step_variant(update=lambda value, grad, lr: value - lr * grad, training=True, only_weights=False,
+                 swap=False):
+    """A training step with one known mistake."""
+
+    def step(model, loss_fn, xb, yb, lr):
+        logits = model.forward(xb, training=training)
+        loss = loss_fn.forward(logits, yb)
+        model.backward(loss_fn.backward())
+        for parameter in model.weights() if only_weights else model.parameters():
+            parameter.value = update(parameter.value, parameter.grad, lr)
+        return (logits, loss) if swap else (loss, logits)
+
+    return step
+
+
 CORRECT = [
+    (checks.train_step, reference_train_step),
+    (checks.train_step, train_step),
     (checks.linear_backward, nn_linear_backward),
     (checks.linear_backward, linear_backward),
     (checks.relu_backward, nn_relu_backward),
@@ -305,6 +332,15 @@ WRONG = [
      "subtract each row's maximum"),
     (checks.softmax_cross_entropy_backward,
      lambda z, y: (nn_softmax(z) - np.eye(z.shape[1])[y]) / len(y), "dtype=logits.dtype"),
+    # lesson 03: the training step
+    (checks.train_step, step_variant(update=lambda value, grad, lr: value), "no parameter changed"),
+    (checks.train_step, step_variant(update=lambda value, grad, lr: value + lr * grad), "stepped uphill"),
+    (checks.train_step, step_variant(update=lambda value, grad, lr: value - grad),
+     "ignores the learning rate"),
+    (checks.train_step, step_variant(only_weights=True), "Linear1.b, Linear2.b kept their values"),
+    (checks.train_step, step_variant(training=False), "evaluation mode"),
+    (checks.train_step, step_variant(swap=True), "return \\(loss, logits\\) in this order"),
+    (checks.train_step, lambda model, loss_fn, xb, yb, lr: None, "returned None"),
     # lesson 03: numerical gradient
     (checks.numerical_gradient, forward_difference, "one-sided difference \\(f\\(x \\+ eps\\) - f\\(x\\)\\)"),
     (checks.numerical_gradient, lambda f, x, eps: 2 * central_difference(f, x, eps), "divide by 2 eps"),

@@ -27,7 +27,7 @@ GRADE_IDS = {
     "01_data": ["scale_images", "one_hot", "train_val_split"],
     "02_forward_pass": ["linear_forward", "relu", "softmax", "cross_entropy"],
     "03_backprop": ["linear_backward", "relu_backward", "softmax_cross_entropy_backward",
-                    "numerical_gradient"],
+                    "numerical_gradient", "train_step"],
     "04_dropout": ["dropout_forward", "dropout_backward"],
     "05_l2_regularization": ["l2_penalty", "add_l2_grad"],
     "06_optimizers": ["sgd_momentum_step", "adam_step", "cosine_lr"],

@@ -2,8 +2,8 @@
 
 From lesson 03 on, the network that learns MNIST is made of *your* functions, unchanged:
 
-    lesson 02   linear_forward, relu, cross_entropy
-    lesson 03   linear_backward, relu_backward, softmax_cross_entropy_backward
+    lesson 02   linear_forward, relu, softmax, cross_entropy
+    lesson 03   linear_backward, relu_backward, softmax_cross_entropy_backward, train_step
     lesson 04   dropout_forward, dropout_backward
     lesson 05   l2_penalty, add_l2_grad
     lesson 06   sgd_momentum_step, adam_step, cosine_lr
@@ -20,8 +20,11 @@ notebook files as last saved. Each is checked quietly by its lesson's checker:
 The returned `Pieces` builds what `Sequential`, `fit` and `evaluate` run: layers whose
 `forward`/`backward` call your functions (`YourLinear`, `YourReLU`, `YourDropout` are
 nnlib's layers with those two methods replaced, so they start from the very same random
-weights), a loss, the L2 functions, optimizers whose update is your step function, and a
-cosine schedule. Where a piece is borrowed, the class falls back to its nnlib parent.
+weights), a loss, your training step for `fit(..., step=...)` (with your L2 and your
+optimizer plugged in, see `nnlib.course.training_step`), optimizers whose update is your step
+function, a cosine schedule and predicted probabilities from your softmax. Where a piece is
+borrowed, the class falls back to its nnlib parent. `Pieces.verdict` judges a run on your code
+only: a run with borrowed pieces gets no ✅, and it says which parts were nnlib's.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import numpy as np
 from nnlib.course import checks
 from nnlib.course.notebook_functions import functions_from_notebook
 from nnlib.course.returns import returned
+from nnlib.course.training_step import TrainingStep, reference_train_step
 from nnlib.data import MNIST
 from nnlib.experiments import COURSE_SIZES, RunConfig, RunResult, fit_and_evaluate, total_steps
 from nnlib.layers import Dropout, Linear, Parameter, ReLU, check_input
@@ -50,10 +54,12 @@ from nnlib.train import History
 LESSON_OF = {
     "linear_forward": "02_forward_pass.ipynb",
     "relu": "02_forward_pass.ipynb",
+    "softmax": "02_forward_pass.ipynb",
     "cross_entropy": "02_forward_pass.ipynb",
     "linear_backward": "03_backprop.ipynb",
     "relu_backward": "03_backprop.ipynb",
     "softmax_cross_entropy_backward": "03_backprop.ipynb",
+    "train_step": "03_backprop.ipynb",
     "dropout_forward": "04_dropout.ipynb",
     "dropout_backward": "04_dropout.ipynb",
     "l2_penalty": "05_l2_regularization.ipynb",
@@ -61,6 +67,17 @@ LESSON_OF = {
     "sgd_momentum_step": "06_optimizers.ipynb",
     "adam_step": "06_optimizers.ipynb",
     "cosine_lr": "06_optimizers.ipynb",
+}
+
+# The parts of a training run, and the pieces that do each (for the verdict's "what ran" line).
+STAGES = {
+    "forward pass": ("linear_forward", "relu", "dropout_forward"),
+    "loss": ("cross_entropy",),
+    "probabilities": ("softmax",),
+    "backward pass": ("linear_backward", "relu_backward", "dropout_backward",
+                      "softmax_cross_entropy_backward"),
+    "L2": ("l2_penalty", "add_l2_grad"),
+    "training step": ("train_step", "sgd_momentum_step", "adam_step", "cosine_lr"),
 }
 
 
@@ -78,9 +95,11 @@ class Pieces:
     borrowed: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     where: dict[str, str] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)  # the pieces a run asked for, yours or borrowed
 
     def get(self, name: str) -> Callable | None:
-        """Your function `name`, or None when nnlib's is borrowed."""
+        """Your function `name`, or None when nnlib's is borrowed (either way, `name` is used)."""
+        self.used.add(name)
         return self.functions.get(name)
 
     # --- what the training machinery runs ---------------------------------------------
@@ -108,6 +127,26 @@ class Pieces:
         loss, your `softmax_cross_entropy_backward` its gradient."""
         return YourLoss(self)
 
+    def step(self, optimizer: Optimizer | None = None, l2: float = 0.0) -> TrainingStep:
+        """`step` for `fit(..., step=...)`: your `train_step` (nnlib's reference if borrowed) for every
+        batch, with your L2 of strength `l2` and, when given, `optimizer`'s direction (build it with
+        `optimizer(...)`, so that it steps with your step function) in place of the plain gradient."""
+        train_step = self.get("train_step")
+        owner = f"your train_step ({self.where.get('train_step', 'this notebook')})"
+        if train_step is None:
+            train_step, owner = reference_train_step, "nnlib's train_step"
+        l2_functions = self.l2_functions() if l2 else (l2_penalty, add_l2_grad)
+        return TrainingStep(train_step, owner, optimizer=optimizer, lam=l2, l2_functions=l2_functions)
+
+    def predict_proba(self, model: Sequential, x: np.ndarray, batch_size: int = 10_000) -> np.ndarray:
+        """Class probabilities `(n, classes)` for x `(n, features)`: the network's logits (evaluation
+        mode) through your `softmax` (nnlib's if borrowed)."""
+        softmax = self.get("softmax")
+        if softmax is None:
+            return model.predict_proba(x, batch_size)
+        return np.concatenate([np.asarray(softmax(model.forward(x[start : start + batch_size])))
+                               for start in range(0, len(x), batch_size)])
+
     def l2_functions(self) -> tuple[Callable, Callable]:
         """`(l2_penalty, add_l2_grad)` for `fit(..., l2_functions=...)`. `fit` passes the weight
         matrices only; your functions skip non-2-D parameters anyway, so that changes nothing."""
@@ -131,34 +170,84 @@ class Pieces:
     # --- after training -------------------------------------------------------------------
 
     def verdict(self, history: History, expected_acc: float, pieces: Sequence[str] | None = None) -> bool:
-        """Print plainly whether the network learned (final validation accuracy at least
-        `expected_acc`), and point back to every failed check among `pieces` (default: all).
-        Returns True when it learned and no piece failed its check."""
+        """Print plainly whether your network learned (final validation accuracy at least
+        `expected_acc`), judged on your code only: with a borrowed piece among `pieces` (default:
+        the gathered pieces that training used) there is no ✅, and the count of nnlib's pieces
+        comes first. Points back to every failed check, and says which parts of the run were yours
+        and which nnlib's.
+        Returns True when it learned with your pieces only, all of them passing their checks."""
         accuracy = history.val_acc[-1] if history.val_acc else float("nan")
         epochs = f"{history.epochs} epoch{'s' * (history.epochs != 1)}"
-        failed = {name: message for name, message in self.failed.items() if pieces is None or name in pieces}
+        names = self._judged(pieces)
+        borrowed = [name for name in names if name in self.borrowed]
+        failed = {name: self.failed[name] for name in names if name in self.failed}
+        learned = accuracy >= expected_acc
+        reached = (f"{accuracy:.2%} validation accuracy after {epochs}"
+                   + ("" if learned else f", expected at least {expected_acc:.0%} (guessing gives 10%)"))
         if history.stopped:
             print(f"⚠️ training stopped early ({history.stopped}) after {epochs}")
-        if accuracy >= expected_acc and failed:
-            print(f"⚠️ your network learned ({accuracy:.2%} validation accuracy after {epochs}), but with "
-                  "a piece that failed its check: a bug that does not stop learning still changes the result")
-        elif accuracy >= expected_acc:
-            print(f"✅ your network learned: {accuracy:.2%} validation accuracy after {epochs} "
-                  f"(expected at least {expected_acc:.0%})")
+        if borrowed:
+            outcome = "learned" if learned else "did not learn"
+            print(f"⏳ not yet your network: {len(borrowed)} of {len(names)} pieces are nnlib's "
+                  f"({', '.join(borrowed)}); with them it {outcome}: {reached}")
+        elif learned and failed:
+            print(f"⚠️ your network learned ({reached}), but with a piece that failed its check: a bug that "
+                  "does not stop learning still changes the result")
+        elif learned:
+            print(f"✅ your network learned: {reached} (expected at least {expected_acc:.0%})")
         else:
-            print(f"❌ your network did not learn as it should: {accuracy:.2%} validation accuracy after "
-                  f"{epochs}, expected at least {expected_acc:.0%} (guessing gives 10%)")
+            print(f"❌ your network did not learn as it should: {reached}")
         for name in failed:
             where = self.where[name]
             rerun = "run this lesson again"
             if where != "this notebook":  # the piece lives in an earlier lesson's file
                 rerun = f"save {where}, {rerun}"
-            print(f"   ❌ your {name} failed its check in {where}: fix it there (the check below "
-                  f"it says what is wrong), {rerun}")
-        if accuracy < expected_acc and not failed:
-            print("   all your pieces passed their checks: did you change the learning rate, the batch size "
-                  "or the number of epochs?")
-        return accuracy >= expected_acc and not failed
+            consequence = " (the losses reported for your network come from it)" * (name == "cross_entropy")
+            print(f"   ❌ your {name} failed its check in {where}{consequence}: fix it there (the check "
+                  f"below it says what is wrong), {rerun}")
+        if not learned and not failed and not borrowed:
+            if history.interrupted:
+                print("   training was interrupted: run the cell again and let it finish to judge the "
+                      "whole run")
+            else:
+                print("   all your pieces passed their checks: did you change the learning rate, the batch "
+                      "size or the number of epochs?")
+        print(f"   {self.what_ran(names)}")
+        return learned and not failed and not borrowed
+
+    def _judged(self, pieces: Sequence[str] | None) -> list[str]:
+        """The gathered pieces among `pieces`, or those used so far (all, before any run)."""
+        if pieces is None:
+            pieces = self.used or self.where
+        return [name for name in self.where if name in pieces]
+
+    def what_ran(self, names: Sequence[str] | None = None) -> str:
+        """Which parts of a run were your code and which nnlib's, among the pieces `names`."""
+        names = self._judged(names)
+        yours, nnlibs = [], []
+        for stage, members in STAGES.items():
+            present = [name for name in members if name in names]
+            borrowed = [name for name in present if name in self.borrowed]
+            if borrowed:
+                nnlibs.append(f"{stage} ({', '.join(borrowed)})")
+            elif present:
+                yours.append(stage)
+        if not nnlibs:
+            return f"every part of this run was your code: {_listed(yours)}"
+        if not yours:
+            return f"none of this run was your code yet: nnlib's ran the {_listed(nnlibs)}"
+        return f"your code ran the {_listed(yours)}; nnlib's ran in the {_listed(nnlibs)}"
+
+    def borrowed_count(self, pieces: Sequence[str] | None = None) -> str:
+        """"" when every piece among `pieces` (default all) is yours, else e.g. "3 of 16 pieces nnlib's"."""
+        names = self._judged(pieces)
+        borrowed = [name for name in names if name in self.borrowed]
+        return f"{len(borrowed)} of {len(names)} pieces nnlib's" if borrowed else ""
+
+
+def _listed(items: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def gather(

@@ -31,6 +31,7 @@ from nnlib.course.checks.lesson_03 import (
     numerical_gradient,
     relu_backward,
     softmax_cross_entropy_backward,
+    train_step,
 )
 from nnlib.course.checks.lesson_04 import (
     dropout_backward,
@@ -79,6 +80,7 @@ __all__ = [
     "relu_backward",
     "softmax_cross_entropy_backward",
     "numerical_gradient",
+    "train_step",
     "dropout_forward",
     "dropout_backward",
     "l2_penalty",

@@ -48,6 +48,7 @@ REFERENCES: dict[str, tuple[str, ...]] = {
     "relu_backward": ("nnlib.layers:ReLU.backward",),
     "softmax_cross_entropy_backward": ("nnlib.losses:SoftmaxCrossEntropy.backward",),
     "numerical_gradient": ("nnlib.gradcheck:numerical_gradient",),
+    "train_step": ("nnlib.course.training_step:reference_train_step", "nnlib.train:fit"),
     "dropout_forward": ("nnlib.layers:Dropout.forward",),
     "dropout_backward": ("nnlib.layers:Dropout.backward",),
     "l2_penalty": ("nnlib.losses:l2_penalty",),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
 
@@ -20,6 +21,8 @@ from nnlib.course.checks.core import (
     checker,
     hint_scaled,
 )
+from nnlib.losses import SoftmaxCrossEntropy
+from nnlib.network import Sequential, mlp
 
 
 def _expect_order(parts: tuple[np.ndarray, ...], expected: tuple[np.ndarray, ...], case: str) -> None:
@@ -257,3 +260,115 @@ def _one_sided(f: Callable[[], float], x: np.ndarray, eps: float, direction: int
         flat_grad[i] = direction * (f() - base) / eps
         flat_x[i] = original
     return grad
+
+
+
+@checker("train_step")
+def train_step(fn: Callable) -> str:
+    """Lesson 03: `train_step(model, loss_fn, xb (N, features), yb (N,), lr) -> (loss, logits)`:
+    one step of plain SGD (forward in training mode, loss, backward, `value -= lr * grad`)."""
+    from nnlib.course.training_step import reference_train_step
+    from nnlib.losses import softmax as reference_softmax
+
+    rng = _cases(35)
+    cases = [
+        ("a network 6-5-3, a batch of 4, lr 0.1", (6, 5, 3), 0.0, 4, 0.1, np.float64),
+        ("a network 8-7-6-4, dropout 0.5, a batch of 5, lr 0.5", (8, 7, 6, 4), 0.5, 5, 0.5, np.float64),
+        ("a batch of 1, lr 0.01", (6, 5, 3), 0.0, 1, 0.01, np.float64),
+        ("float32, a network 784-16-10, a batch of 8, lr 0.1", (784, 16, 10), 0.0, 8, 0.1, np.float32),
+    ]
+    for case, sizes, p, batch, lr, dtype in cases:
+        case = f"on {case}"
+        model = mlp(sizes, dropout=p, rng=np.random.default_rng(int(rng.integers(2**32))), dtype=dtype)
+        xb = rng.standard_normal((batch, sizes[0])).astype(dtype)
+        yb = rng.integers(0, sizes[-1], batch)
+        before = copy.deepcopy(model)  # the same weights and the same dropout masks to come
+        expected = copy.deepcopy(model)
+        expected_loss, expected_logits = reference_train_step(expected, SoftmaxCrossEntropy(), xb, yb, lr)
+        got = _call_quietly(fn, model, SoftmaxCrossEntropy(), xb, yb, lr)
+        loss, logits = _expect_step_result(got, expected_logits, case)
+        tolerances = _tolerances(dtype)
+        _expect_close(logits, expected_logits, f"{case}, the logits you returned", **tolerances, hints=[
+            _hint_matches(lambda z=expected_logits: reference_softmax(z),
+                          "you returned probabilities; return the logits, the network's output"),
+            _hint_matches(lambda before=before, xb=xb: copy.deepcopy(before).forward(xb), _EVAL_MODE),
+        ])
+        eval_mode = None
+        if p > 0:  # what the step leaves when its forward pass runs in evaluation mode (no dropout)
+            eval_mode = copy.deepcopy(before)
+            _step_in_eval_mode(eval_mode, SoftmaxCrossEntropy(), xb, yb, lr)
+        _expect_updated(model, before, expected, eval_mode, lr, case, tolerances)
+        _expect_close(np.float64(loss), np.float64(expected_loss), f"{case}, the loss you returned",
+                      check_dtype=False, **tolerances, hints=[
+            hint_scaled(batch, "the loss is the batch's mean (loss_fn.forward returns it), not the sum"),
+        ])
+    return (f"{len(cases)} cases, including dropout, a batch of 1 and float32; "
+            "matches fit's forward, loss, backward and SGD update")
+
+
+_EVAL_MODE = ("the forward pass ran in evaluation mode: call model.forward(xb, training=True), so that "
+              "dropout is on while training")
+
+
+def _tolerances(dtype: type) -> dict[str, float]:
+    return {"rtol": 1e-4, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-7, "atol": 1e-10}
+
+
+def _expect_step_result(got: object, expected_logits: np.ndarray, case: str) -> tuple[object, np.ndarray]:
+    """`(loss, logits)` from the learner's result, or a clear `CheckFailed`."""
+    loss, logits = _expect_parts(got, 2, "(loss, logits)", case)
+    if np.ndim(loss) == 2 and np.ndim(logits) == 0:
+        raise CheckFailed(f"{case}: you returned (logits, loss); return (loss, logits) in this order")
+    if np.ndim(loss) != 0 or not np.isscalar(np.asarray(loss).item()):
+        raise CheckFailed(f"{case}: the loss must be one number (loss_fn.forward returns it), "
+                          f"got {type(loss).__name__} of shape {np.shape(loss)}")
+    if not isinstance(logits, np.ndarray):
+        raise CheckFailed(f"{case}: expected the logits as a NumPy array {expected_logits.shape}, "
+                          f"got {type(logits).__name__}")
+    return loss, logits
+
+
+def _step_in_eval_mode(model: Sequential, loss_fn: SoftmaxCrossEntropy, xb: np.ndarray, yb: np.ndarray,
+                       lr: float) -> None:
+    """The reference step with the forward pass in evaluation mode (a known mistake)."""
+    loss_fn.forward(model.forward(xb), yb)
+    model.backward(loss_fn.backward())
+    for parameter in model.parameters():
+        parameter.value -= lr * parameter.grad
+
+
+def _expect_updated(model: Sequential, before: Sequential, expected: Sequential, eval_mode: Sequential | None,
+                    lr: float, case: str, tolerances: dict[str, float]) -> None:
+    """Compare every parameter after the learner's step with the reference step's, naming a
+    recognisable mistake (no update, some parameters left out, uphill, lr left out, eval mode)."""
+    got = [p.value for p in model.parameters()]
+    old = [p.value for p in before.parameters()]
+    wanted = [p.value for p in expected.parameters()]
+    grads = [p.grad for p in expected.parameters()]
+    names = [p.name for p in expected.parameters()]
+
+    def all_close(values: list[np.ndarray]) -> bool:
+        return all(np.allclose(a, b, **tolerances) for a, b in zip(got, values, strict=True))
+
+    if all_close(wanted):
+        return
+    unchanged = [name for name, a, b in zip(names, got, old, strict=True) if np.array_equal(a, b)]
+    if len(unchanged) == len(names):
+        raise CheckFailed(f"{case}: no parameter changed: after the backward pass has filled every .grad, "
+                          "update each parameter of model.parameters(): value -= lr * grad")
+    if unchanged:
+        raise CheckFailed(f"{case}: {', '.join(unchanged)} kept their values: update every parameter of "
+                          "model.parameters(), the biases too")
+    hints = [
+        ([o + lr * g for o, g in zip(old, grads, strict=True)],
+         "you stepped uphill: subtract lr * grad, the gradient points towards a larger loss"),
+        ([o - g for o, g in zip(old, grads, strict=True)] if lr != 1 else None,
+         "the step ignores the learning rate: value -= lr * grad"),
+        ([p.value for p in eval_mode.parameters()] if eval_mode is not None else None,
+          _EVAL_MODE),
+    ]
+    for values, message in hints:
+        if values is not None and all_close(values):
+            raise CheckFailed(f"{case}: {message}")
+    for name, a, b in zip(names, got, wanted, strict=True):
+        _expect_close(a, b, f"{case}, {name} after your step", **tolerances)

@@ -24,6 +24,7 @@ POINTS: dict[str, int] = {
     "relu_backward": 1,
     "softmax_cross_entropy_backward": 2,
     "numerical_gradient": 2,
+    "train_step": 1,
     # 04 dropout
     "dropout_forward": 2,
     "dropout_backward": 1,

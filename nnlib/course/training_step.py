@@ -1,0 +1,145 @@
+"""Your training step, as `fit(..., step=...)` runs it for every mini-batch.
+
+Lesson 03's exercise `train_step(model, loss_fn, xb, yb, lr) -> (loss, logits)` is one step of
+plain SGD: the forward pass (training mode), the loss, the backward pass, and
+`value -= lr * grad` for every parameter. `fit` keeps the rest: shuffling, batches, the
+learning-rate schedule, the history, divergence and Ctrl-C.
+
+Lessons 05-07 add L2 and other optimizers without changing your step. `TrainingStep` hands
+it the network and the loss through two thin wrappers:
+
+- `LossWithL2.forward` adds your `l2_penalty` to the loss, so the loss your step returns
+  (and the training curve) include it, as in nnlib's `fit`;
+- `NetworkForStep.backward` runs the network's backward pass, adds the L2 gradient (your
+  `add_l2_grad`) and, with an optimizer, replaces each gradient by the direction that
+  optimizer moves the parameter: its update applied to a vector of zeros with learning rate 1
+  (plain SGD: the gradient; momentum: the velocity; Adam: the corrected m / (sqrt(v) + eps)).
+  Your `value -= lr * grad` then takes your optimizer's step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from nnlib.layers import Parameter
+from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty
+from nnlib.network import Sequential
+from nnlib.optim import FLUSH_EVERY, Optimizer, flush_tiny
+
+# train_step(model, loss_fn, xb, yb, lr) -> (loss, logits)
+TrainStep = Callable[[Sequential, SoftmaxCrossEntropy, np.ndarray, np.ndarray, float],
+                     tuple[float, np.ndarray]]
+
+
+def reference_train_step(model: Sequential, loss_fn: SoftmaxCrossEntropy, xb: np.ndarray, yb: np.ndarray,
+                         lr: float) -> tuple[float, np.ndarray]:
+    """nnlib's answer to the exercise: one step of plain SGD on the batch xb `(N, features)`,
+    yb `(N,)`. Returns the batch's loss and the logits `(N, classes)` of the forward pass."""
+    logits = model.forward(xb, training=True)
+    loss = loss_fn.forward(logits, yb)
+    model.backward(loss_fn.backward())
+    for parameter in model.parameters():
+        parameter.value -= lr * parameter.grad
+    return loss, logits
+
+
+class LossWithL2:
+    """`loss_fn` plus `l2_penalty(weights, lam)` in `forward`; `backward` is `loss_fn`'s (the
+    penalty's gradient goes to the weights directly, see `NetworkForStep`)."""
+
+    def __init__(self, loss_fn: SoftmaxCrossEntropy, weights: list[Parameter], lam: float,
+                 penalty: Callable) -> None:
+        self.loss_fn, self.weights, self.lam, self.penalty = loss_fn, weights, lam, penalty
+
+    def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
+        return float(self.loss_fn.forward(logits, labels)) + float(self.penalty(self.weights, self.lam))
+
+    def backward(self) -> np.ndarray:
+        return self.loss_fn.backward()
+
+
+class NetworkForStep:
+    """The network as your step sees it: `forward` and `parameters` are the network's;
+    `backward` also adds the L2 gradient and turns gradients into the optimizer's direction."""
+
+    def __init__(self, model: Sequential, lam: float, add_grad: Callable,
+                 optimizer: Optimizer | None) -> None:
+        self.model, self.lam, self.add_grad, self.optimizer = model, lam, add_grad, optimizer
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return self.model.forward(x, training=training)
+
+    def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        dx = self.model.backward(dy, need_input_grad=need_input_grad)
+        if self.lam:
+            self.add_grad(self.model.weights(), self.lam)
+        if self.optimizer is not None:
+            replace_by_direction(self.optimizer)
+        return dx
+
+    def parameters(self) -> list[Parameter]:
+        return self.model.parameters()
+
+    def weights(self) -> list[Parameter]:
+        return self.model.weights()
+
+    def __repr__(self) -> str:
+        return f"NetworkForStep({self.model!r})"
+
+
+def replace_by_direction(optimizer: Optimizer) -> None:
+    """Put into the gradients the direction `optimizer` steps this time (`optimizer.steps` is the
+    number of this step): its update of a zero vector with learning rate 1 is minus it."""
+    values = optimizer.values
+    optimizer.values = np.zeros_like(values)
+    try:
+        optimizer._update(1.0)
+        optimizer.grads[...] = -optimizer.values
+    finally:
+        optimizer.values = values
+
+
+class TrainingStep:
+    """What `fit(..., step=...)` calls: `train_step` (yours, or nnlib's reference) on the network
+    and loss wrapped for L2 `lam` and `optimizer`; it checks what your step returns."""
+
+    def __init__(self, train_step: TrainStep, owner: str, optimizer: Optimizer | None = None,
+                 lam: float = 0.0, l2_functions: Sequence[Callable] = (l2_penalty, add_l2_grad)) -> None:
+        self.train_step, self.owner, self.optimizer, self.lam = train_step, owner, optimizer, lam
+        self.penalty, self.add_grad = l2_functions
+
+    def __call__(self, model: Sequential, loss_fn: SoftmaxCrossEntropy, xb: np.ndarray, yb: np.ndarray,
+                 lr: float) -> tuple[float, np.ndarray]:
+        network: Sequential | NetworkForStep = model
+        if self.lam or self.optimizer is not None:
+            network = NetworkForStep(model, self.lam, self.add_grad, self.optimizer)
+        loss = LossWithL2(loss_fn, model.weights(), self.lam, self.penalty) if self.lam else loss_fn
+        result = self.train_step(network, loss, xb, yb, lr)
+        optimizer = self.optimizer
+        if optimizer is not None and optimizer.steps % FLUSH_EVERY == 0:  # why: see nnlib.optim.flush_tiny
+            flush_tiny([optimizer.values, *optimizer._state()])
+        return self._checked(result, len(xb))
+
+    def _checked(self, result: object, batch: int) -> tuple[float, np.ndarray]:
+        """`(loss, logits)` as fit needs them, or an error that says whose result is wrong."""
+        problem = ""
+        if not isinstance(result, tuple | list) or len(result) != 2:
+            problem = f"returned {type(result).__name__ if result is not None else 'None'}"
+        else:
+            loss, logits = result
+            if not isinstance(logits, np.ndarray) or logits.ndim != 2 or len(logits) != batch:
+                problem = f"returned logits {_describe(logits)}, expected an array (batch {batch}, classes)"
+            elif np.ndim(loss) != 0:
+                problem = f"returned a loss {_describe(loss)}, expected one number"
+        if problem:
+            raise ValueError(f"{self.owner} {problem}; it must return (loss, logits): the loss of the batch "
+                             "and the logits of its forward pass (its check says more)")
+        return float(loss), logits
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"of shape {value.shape}"
+    return f"of type {type(value).__name__}"
