@@ -1,9 +1,9 @@
 """Command line: `python -m nnlib {reproduce,train,fetch-data} ...` (see `--help`).
 
-Bad input ends in one line on stderr (`error: ...`, exit 2 for usage and data, 1 for a failed run
-or an unwritable place); output places are checked before any training starts. Ctrl-C (or SIGTERM)
-stops the whole command with exit 130 (143): what completed is written under `*.partial.*`
-names, marked PARTIAL, and complete results already in the folder are never replaced by it.
+Bad input ends in one line on stderr (`error: ...`, exit 2 for usage and data, 1 for a failed run or an
+unwritable place); output places are checked before any training starts. Ctrl-C (or SIGTERM) stops the whole
+command with exit 130 (143): what completed is written under `*.partial.*` names, marked PARTIAL, and
+complete results already in the folder are never replaced by it.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import os
 import signal
 import sys
 import tempfile
+from contextlib import ExitStack, nullcontext, suppress
 from pathlib import Path
 
 from nnlib.data import DEFAULT_PATH, MNIST_SHA256, DataError, load_mnist, rebuild_bundle_from_openml
 from nnlib.experiments import COURSE_RUNS, OPTIMIZERS, RunResult, results_table, train_run, with_overrides
-from nnlib.files import atomic_write, write_text_atomic
+from nnlib.files import atomic_write, folder_lock, kind_of, write_text_atomic
 from nnlib.train import History, TrainingDiverged
 from nnlib.validation import in_interval
 
@@ -49,8 +50,8 @@ def _nearest_existing(path: Path) -> Path:
 
 
 def _probe_writable(folder: Path, option: str, wanted: Path) -> None:
-    """Create and delete a file in `folder`: the only test of writability that also holds for root
-    and for read-only mounts."""
+    """Create and delete a file in `folder`: the only test of writability that also holds for root and for
+    read-only mounts."""
     try:
         fd, name = tempfile.mkstemp(prefix=".nnlib-write-test.", dir=folder)
     except OSError as err:
@@ -65,7 +66,9 @@ def check_output_folder(out: Path, option: str = "--out") -> None:
     if str(out) in ("", "."):  # Path("") is "."; an empty --out used to write into the current folder
         raise UsageError(f"{option}: expected a folder name, got an empty path")
     if out.exists() and not out.is_dir():
-        raise UsageError(f"{option}: {out} is a file; expected a folder (or a new name)")
+        raise UsageError(f"{option}: {out} is {kind_of(out) or 'a file'}; expected a folder (or a new name)")
+    if out.is_dir() and any(not (entry.is_file() or entry.is_dir()) for entry in os.scandir(out)):
+        raise UsageError(f"{option}: {out} holds devices or FIFOs: a system folder, not one for results")
     nearest = _nearest_existing(out)
     if not nearest.is_dir():
         raise UsageError(f"{option}: {nearest} is a file, so {out} cannot be created as a folder")
@@ -79,6 +82,8 @@ def check_output_file(path: Path, option: str) -> None:
         raise UsageError(f"{option}: expected a file name, got an empty path")
     if text.endswith(("/", os.sep)) or path.is_dir():
         raise UsageError(f"{option}: {path} is a folder; expected a file name such as {path / 'model.npz'}")
+    if kind := kind_of(path):
+        raise UsageError(f"{option}: {path} is {kind}; expected a file name (only files are replaced)")
     nearest = _nearest_existing(path.parent)
     if not nearest.is_dir():
         raise UsageError(f"{option}: {nearest} is a file, so {path} cannot be created inside it")
@@ -86,11 +91,9 @@ def check_output_file(path: Path, option: str) -> None:
 
 
 def _write_outputs(results: list[RunResult], out: Path, title: str, partial: bool = False) -> list[Path]:
-    """Write the table, the histories and the learning curves; return the paths written.
-
-    Partial results go to `*.partial.*` names, so a complete earlier result is never replaced by
-    them; complete results remove partial files left in the same folder (they are superseded).
-    """
+    """Write the table, the histories and the learning curves, all or none (a full disk keeps the old set
+    whole); return the paths written. Partial results go to `*.partial.*` names beside complete ones;
+    complete results remove the partial files (superseded)."""
     from matplotlib.figure import Figure
 
     from nnlib.curves import draw_learning_curves
@@ -99,12 +102,17 @@ def _write_outputs(results: list[RunResult], out: Path, title: str, partial: boo
     paths = [partial_name(p) for p in names] if partial else names
     out.mkdir(parents=True, exist_ok=True)
     table = results_table(results)
-    write_text_atomic(paths[0], table + "\n")
-    write_text_atomic(paths[1], json.dumps([r.summary() for r in results], indent=1))
     figure = draw_learning_curves(Figure(figsize=(11, 4), layout="tight"),
                                   {r.config.name: r.history for r in results}, title=title)
-    with atomic_write(paths[2], "wb") as handle:
-        figure.savefig(handle, format="png", dpi=110)
+    with ExitStack() as files:  # each file is renamed over its target only when all were written
+        handles = [files.enter_context(atomic_write(path, mode))
+                   for path, mode in zip(paths, ("w", "w", "wb"), strict=True)]
+        handles[0].write(table + "\n")
+        handles[1].write(json.dumps([r.summary() for r in results], indent=1))
+        figure.savefig(handles[2], format="png", dpi=110)
+        for handle in handles:
+            handle.flush()
+            os.fsync(handle.fileno())
     if not partial:
         for stale in names:
             partial_name(stale).unlink(missing_ok=True)
@@ -119,13 +127,15 @@ def _report_partial(results: list[RunResult], out: Path, title: str, what: str) 
     if not kept:
         print(f"stopped ({what}) before any epoch completed: nothing was written", file=sys.stderr)
         return
-    paths = _write_outputs(kept, out, title, partial=True)
+    while True:  # another Ctrl-C must not lose the finished runs: write them again
+        with suppress(KeyboardInterrupt):
+            paths = _write_outputs(kept, out, title, partial=True)
+            break
     print(f"stopped ({what}): the completed part is in {paths[0]}, marked PARTIAL "
           f"(complete results in {out} were left as they were)", file=sys.stderr)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    check_output_folder(args.out)
     configs = [with_overrides(c, epochs=args.epochs, seed=args.seed) for c in COURSE_RUNS]
     data = load_mnist(args.data)
     title = "784-128-64-10 with L2 + dropout on MNIST"
@@ -166,7 +176,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.momentum is not None and args.optimizer != "momentum":
         raise UsageError(f"--momentum: only --optimizer momentum uses it (--optimizer {args.optimizer} "
                          "would ignore it); choose --optimizer momentum or leave --momentum out")
-    check_output_folder(args.out)
     if args.save is not None:
         check_output_file(args.save, "--save")
     base = {c.optimizer: c for c in COURSE_RUNS}[args.optimizer]
@@ -319,8 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     received: list[int] = []
     previous = _stop_on_sigterm(received)
+    out = getattr(args, "out", None)  # one run at a time writes there
     try:
-        code = args.run(args)
+        if out is not None:
+            check_output_folder(out)
+        with folder_lock(out) if out is not None else nullcontext():
+            code = args.run(args)
     except (DataError, ValueError) as err:
         print(f"error: {_one_line(err)}", file=sys.stderr)
         code = 2
@@ -341,8 +354,8 @@ def _one_line(err: BaseException) -> str:
 
 
 def _stop_on_sigterm(received: list[int]):
-    """Make SIGTERM stop the command like Ctrl-C (partial results written, temporary files removed)
-    instead of killing it mid-write. Returns the previous handler (None outside the main thread)."""
+    """Make SIGTERM stop the command like Ctrl-C (partial results written, temporary files removed) instead
+    of killing it mid-write. Returns the previous handler (None outside the main thread)."""
 
     def stop(signum: int, frame) -> None:
         received.append(signum)

@@ -31,10 +31,9 @@ def decimal_log_labels(ax: Axes) -> None:
 
 
 def _accuracy_limits(ax: Axes, histories: Mapping[str, History]) -> None:
-    """Accuracy y-limits that fit every plotted point from epoch 2 on. The first epoch's training
-    accuracy (the mean over an epoch that starts from random weights) can be far lower; rather
-    than squash the other curves, such a point is marked by a triangle on the bottom edge and
-    its value is written in the corner."""
+    """Accuracy y-limits that fit every plotted point from epoch 2 on. The first epoch's training accuracy
+    (the mean over an epoch that starts from random weights) can be far lower; rather than squash the other
+    curves, such a point is marked by a triangle on the bottom edge and its value is written in the corner."""
     after_first = [acc for h in histories.values() for acc in (*h.train_acc[1:], *h.val_acc)]
     if not after_first:  # single-epoch runs: fit everything
         after_first = [acc for h in histories.values() for acc in h.train_acc]

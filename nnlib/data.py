@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlib.files import atomic_write
+from nnlib.files import atomic_write, kind_of
 from nnlib.validation import generator, integer
 
 MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
@@ -60,8 +60,8 @@ def load_raw(path: str | os.PathLike | None = None, verify: bool = True) -> dict
     contents every bundle gets: uint8 images 0..255, integer labels 0..9, matching lengths.
     """
     path = Path(path) if path is not None else DEFAULT_PATH
-    if path.is_dir():
-        raise DataError(f"{path} is a folder; expected an MNIST .npz file such as data/mnist.npz")
+    if kind := kind_of(path):  # never read a device, FIFO or folder
+        raise DataError(f"{path} is {kind}; expected an MNIST .npz file such as data/mnist.npz")
     if not path.is_file():
         raise DataError(f"MNIST bundle not found at {path.name}. {RESTORE_HINT}")
     actual = sha256_of(path) if verify else MNIST_SHA256
@@ -72,7 +72,8 @@ def load_raw(path: str | os.PathLike | None = None, verify: bool = True) -> dict
     except Exception as err:  # a damaged zip raises many different types
         if actual != MNIST_SHA256:
             raise _corrupted(path, actual) from err
-        raise DataError(f"cannot read MNIST bundle {path.name}: {err}. {RESTORE_HINT}") from err
+        why = "not an .npz archive" if "pickle" in str(err) else err
+        raise DataError(f"cannot read MNIST bundle {path.name}: {why}. {RESTORE_HINT}") from err
     if missing:
         raise DataError(f"{path.name} is not an MNIST bundle: it has no {', '.join(missing)} "
                         f"(expected the arrays {', '.join(KEYS)})")

@@ -2,10 +2,9 @@
 
     df/dx_i ~ (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)
 
-has an error of order eps^2, so in float64 with eps ~ 1e-6 a correct
-backward pass agrees to a relative error around 1e-9 or better; a wrong one
-is off by order 1. Run checks in float64: float32 rounding alone gives
-errors near 1e-3.
+has an error of order eps^2, so in float64 with eps ~ 1e-6 a correct backward pass agrees to a relative
+error around 1e-9 or better; a wrong one is off by order 1. Run checks in float64: float32 rounding alone
+gives errors near 1e-3.
 """
 
 from __future__ import annotations
@@ -35,8 +34,8 @@ def numerical_gradient(
 ) -> np.ndarray:
     """Central-difference gradient of `f()` with respect to the array `x` (same shape).
 
-    `x` is perturbed in place and restored. With `indices` (flat positions),
-    only those entries are computed; the others stay 0.
+    `x` is perturbed in place and restored. With `indices` (flat positions), only those entries are
+    computed; the others stay 0.
     """
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         what = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
@@ -78,9 +77,8 @@ def check_layer(
 ) -> dict[str, float]:
     """Relative errors of a layer's backward: for the input (`"x"`) and each parameter.
 
-    Uses the scalar `f = sum(forward(x) * dy)` with a fixed random `dy`, whose
-    gradient is exactly what `backward(dy)` returns. Dropout layers keep one
-    mask throughout.
+    Uses the scalar `f = sum(forward(x) * dy)` with a fixed random `dy`, whose gradient is exactly what
+    `backward(dy)` returns. Dropout layers keep one mask throughout.
     """
     frozen = _freeze_dropout([layer])
     try:
@@ -114,8 +112,7 @@ def check_network(
     """Relative error per parameter of the whole network's gradient of
     `cross_entropy + 0.5 * l2 * sum(W**2)`, with dropout masks held fixed.
 
-    `samples` checks that many random entries per parameter (the full
-    784-128-64-10 network has 109,386 parameters).
+    `samples` checks that many random entries per parameter (the 784-128-64-10 network has 109,386).
     """
     if samples is not None:
         samples = integer(samples, "samples", "check_network")

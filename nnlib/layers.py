@@ -1,8 +1,8 @@
 """Layers of the network: `Parameter`, `Linear`, `ReLU`, `Dropout`.
 
-Every layer has `forward(x, training=False) -> y` and `backward(dy) -> dx`.
-`forward` keeps what `backward` needs, so call them in pairs.
-Shapes: `x` is `(batch, features)`; `dy` has the shape of `y`, `dx` that of `x`.
+Every layer has `forward(x, training=False) -> y` and `backward(dy) -> dx`. `forward` keeps what `backward`
+needs, so call them in pairs. Shapes: `x` is `(batch, features)`; `dy` has the shape of `y`, `dx` that of
+`x`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from nnlib.validation import generator, integer, probability
 class Parameter:
     """A trainable array and its gradient, of the same shape and dtype.
 
-    Assigning to `.value` or `.grad` copies into the existing array instead of
-    replacing it, so an optimizer may keep all parameters in one flat vector
-    and hand out views of it (see `nnlib.optim.pack_parameters`).
+    Assigning to `.value` or `.grad` copies into the existing array instead of replacing it, so an optimizer
+    may keep all parameters in one flat vector and hand out views of it (see `nnlib.optim.pack_parameters`).
     """
 
     __slots__ = ("_value", "_grad", "name")
@@ -67,8 +66,8 @@ def _copy_into(target: np.ndarray, new: np.ndarray, what: str) -> None:
 
 
 def check_input(x: np.ndarray, features: int | None, layer: str, dtype: np.dtype | None = None) -> None:
-    """Raise a `ValueError` unless `x` is a 2-D float array with `features` columns (and of
-    `dtype`, when given: a float64 batch in a float32 network would silently compute in float64)."""
+    """Raise a `ValueError` unless `x` is a 2-D float array with `features` columns (and of `dtype`, when
+    given: a float64 batch in a float32 network would silently compute in float64)."""
     if not isinstance(x, np.ndarray):
         raise ValueError(f"{layer}: expected a NumPy array, got {type(x).__name__}")
     if not np.issubdtype(x.dtype, np.floating):
@@ -110,9 +109,8 @@ def check_gradient(dy: np.ndarray, shape: tuple[int, ...], layer: str) -> None:
 class Linear:
     """Fully connected layer `y = x @ W + b`.
 
-    W: `(in_features, out_features)`, He-initialised (normal, std sqrt(2/in)),
-    which keeps the scale of activations steady through ReLU layers.
-    b: `(out_features,)`, zeros.
+    W: `(in_features, out_features)`, He-initialised (normal, std sqrt(2/in)), which keeps the scale of
+    activations steady through ReLU layers. b: `(out_features,)`, zeros.
     """
 
     def __init__(
@@ -151,9 +149,8 @@ class Linear:
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """dy: `(batch, out_features)` -> dx `(batch, in_features)`.
 
-        Writes dL/dW and dL/db into `W.grad` and `b.grad` (in place, overwriting).
-        The first layer of a network needs no dx: skipping it saves a third of
-        that layer's work.
+        Writes dL/dW and dL/db into `W.grad` and `b.grad` (in place, overwriting). The first layer of a
+        network needs no dx: skipping it saves a third of that layer's work.
         """
         if self._x is None:
             raise RuntimeError(f"{self.name}: call forward before backward")
@@ -199,12 +196,11 @@ class ReLU:
 
 
 class Dropout:
-    """Inverted dropout: in training, zero each unit with probability `p` and
-    scale the survivors by `1 / (1 - p)`, so the expected activation is the
-    same as in evaluation, where the layer does nothing.
+    """Inverted dropout: in training, zero each unit with probability `p` and scale the survivors by
+    `1 / (1 - p)`, so the expected activation is the same as in evaluation, where the layer does nothing.
 
-    `freeze_mask = True` reuses the last mask (for gradient checks, where the
-    same random mask must be used for every evaluation of the loss).
+    `freeze_mask = True` reuses the last mask (for gradient checks, where the same random mask must be used
+    for every evaluation of the loss).
     """
 
     def __init__(self, p: float, rng: np.random.Generator, name: str = "Dropout") -> None:
@@ -243,10 +239,9 @@ class Dropout:
 def pack_parameters(params: list[Parameter]) -> tuple[np.ndarray, np.ndarray]:
     """Put all parameters into one flat value vector and one flat grad vector.
 
-    Returns `(values, grads)`, each `(total_size,)`; every parameter's `.value`
-    and `.grad` become views into them. An optimizer step is then a handful of
-    whole-vector operations instead of a handful per parameter. Parameters that
-    already sit, in order, in one flat buffer are left where they are.
+    Returns `(values, grads)`, each `(total_size,)`; every parameter's `.value` and `.grad` become views
+    into them. An optimizer step is then a handful of whole-vector operations instead of a handful per
+    parameter. Parameters that already sit, in order, in one flat buffer are left where they are.
     """
     if not params:
         raise ValueError("no parameters to optimise")

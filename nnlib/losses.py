@@ -29,8 +29,7 @@ def check_logits(logits: np.ndarray, where: str) -> None:
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax `(batch, classes) -> (batch, classes)`.
 
-    Subtracting each row's maximum first changes nothing mathematically but
-    keeps `exp` from overflowing for large logits.
+    Subtracting each row's maximum first changes nothing mathematically but keeps `exp` from overflowing.
     """
     check_logits(logits, "softmax")
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -71,9 +70,8 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
 class SoftmaxCrossEntropy:
     """Softmax + mean cross-entropy as one layer.
 
-    `forward(logits, labels) -> loss` (a float); `backward() -> dlogits`,
-    which is `(softmax(logits) - one_hot(labels)) / batch`: the fused gradient
-    is much simpler (and more stable) than chaining the two derivatives.
+    `forward(logits, labels) -> loss` (a float); `backward() -> dlogits`, which is
+    `(softmax(logits) - one_hot(labels)) / batch`: simpler and more stable than chaining two derivatives.
     """
 
     def __init__(self) -> None:

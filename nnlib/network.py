@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from nnlib.files import atomic_write
+from nnlib.files import atomic_write, kind_of
 from nnlib.layers import Dropout, Linear, Parameter, ReLU, check_finite, check_input, pack_parameters
 from nnlib.losses import softmax
 from nnlib.validation import generator, integer, probability
@@ -63,8 +63,8 @@ class Sequential:
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """dy: `(batch, out_features)` -> dx `(batch, in_features)`, or None if not needed.
 
-        Fills every parameter's `.grad`. Training never needs dx of the
-        input images, so `fit` passes `need_input_grad=False`.
+        Fills every parameter's `.grad`. Training never needs dx of the input images, so `fit` passes
+        `need_input_grad=False`.
         """
         for index in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[index]
@@ -111,8 +111,7 @@ def mlp(
 ) -> Sequential:
     """Build Linear -> ReLU -> Dropout blocks, ending with a plain Linear (the logits).
 
-    `mlp((784, 128, 64, 10), 0.1, rng)` is the course network. Dropout layers
-    are left out when `dropout == 0`.
+    `mlp((784, 128, 64, 10), 0.1, rng)` is the course network; no Dropout layers when `dropout == 0`.
     """
     if not isinstance(sizes, tuple | list) or len(sizes) < 2:
         raise ValueError("mlp: sizes must be a list of at least 2 layer sizes (input and output), "
@@ -137,11 +136,8 @@ FORMAT_VERSION = 1
 
 
 def save_model(model: Sequential, path: str | os.PathLike) -> None:
-    """Write architecture (JSON text) and parameters to an `.npz` file, atomically.
-
-    The file is written to a temporary name beside `path` and renamed, so an
-    interrupted save never leaves a half-written model behind.
-    """
+    """Write architecture (JSON text) and parameters to an `.npz` file, atomically: a temporary file beside
+    `path`, renamed when complete, so an interrupted save never leaves a half-written model behind."""
     arrays = {f"param{i}": p.value for i, p in enumerate(model.parameters())}
     header = {"format": "nnlib-model", "version": FORMAT_VERSION, "layers": model.architecture()}
     arrays["architecture"] = np.array(json.dumps(header))
@@ -160,8 +156,8 @@ def _read_model_file(path: Path) -> tuple[list[dict], list[np.ndarray]]:
     read without loading any data) before a single array is loaded or a layer is built, so a
     damaged or hostile file cannot make nnlib allocate more than the file holds.
     """
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a folder, not a model file")
+    if kind := kind_of(path):  # never read a device, FIFO or folder
+        raise ModelFileError(f"{path} is {kind}, not a model file")
     if not path.exists():
         raise FileNotFoundError(f"model file not found: {path}")
     if not zipfile.is_zipfile(path):

@@ -1,8 +1,7 @@
 """Optimizers (`SGD`, `Adam`) and learning-rate schedules.
 
-The update rules match `torch.optim.SGD` (momentum, no dampening) and
-`torch.optim.Adam` step for step, given the same gradients. Optimizers read
-`Parameter.grad` and update `Parameter.value` in place.
+The update rules match `torch.optim.SGD` (momentum, no dampening) and `torch.optim.Adam` step for step,
+given the same gradients. Optimizers read `Parameter.grad` and update `Parameter.value` in place.
 """
 
 from __future__ import annotations
@@ -22,14 +21,12 @@ FLUSH_BELOW = 1e-20
 def flush_tiny(arrays: list[np.ndarray], below: float = FLUSH_BELOW) -> None:
     """Set entries with `|x| < below` to zero, in place (float32 arrays only).
 
-    Why: with L2, weights that never receive a data gradient (border pixels
-    that are always 0) decay geometrically, and so do Adam's moments. In
-    float32 they reach the subnormal range (below ~1.2e-38), where the CPU
-    handles every operation on them in slow microcode: late epochs ran 1.4-2.6x
-    slower than early ones. Values below 1e-20 are far too small to change any
-    prediction, so zeroing them every few steps keeps the epoch time flat
-    without changing accuracy. float64 never gets there in practice, so it is
-    left alone (gradient checks run in float64 and stay exact).
+    Why: with L2, weights that never receive a data gradient (border pixels that are always 0) decay
+    geometrically, and so do Adam's moments. In float32 they reach the subnormal range (below ~1.2e-38),
+    where the CPU handles every operation on them in slow microcode: late epochs ran 1.4-2.6x slower than
+    early ones. Values below 1e-20 are far too small to change any prediction, so zeroing them every few
+    steps keeps the epoch time flat without changing accuracy. float64 never gets there in practice, so it
+    is left alone (gradient checks run in float64 and stay exact).
     """
     for array in arrays:
         if array.dtype == np.float32:
@@ -63,8 +60,8 @@ class Optimizer:
 
 
 def _parameter_list(params: object, where: str) -> list[Parameter]:
-    """`params` as a list of `Parameter`s, or an error naming what came instead (a model, the
-    method `model.parameters` without its call, bare arrays)."""
+    """`params` as a list of `Parameter`s, or an error naming what came instead (a model, the method
+    `model.parameters` without its call, bare arrays)."""
     hint = ""
     if callable(params):
         hint = ": call it, model.parameters()"
@@ -164,8 +161,7 @@ def constant_schedule(lr: float) -> Schedule:
 def cosine_schedule(lr: float, total_steps: int, final_lr: float = 0.0) -> Schedule:
     """Half a cosine from `lr` at step 0 down to `final_lr` at `total_steps`.
 
-    Large steps early explore; small steps late settle into a minimum, which
-    is worth a few tenths of a percent of test accuracy here.
+    Large steps early explore; small steps late settle into a minimum (worth a few tenths of a percent here).
     """
     lr = real(lr, "lr", "cosine_schedule", low=0.0, low_open=True)
     total_steps = integer(total_steps, "total_steps", "cosine_schedule")

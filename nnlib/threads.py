@@ -1,15 +1,13 @@
 """One BLAS thread by default, wherever nnlib runs (make, plain Jupyter, nbgrader, Binder).
 
-NumPy hands matrix products to a BLAS library (OpenBLAS, MKL, ...) that starts one
-thread per core it sees. For the course's small network one thread is about as fast,
-keeps timings and results repeatable, and avoids oversubscription: on a busy 2-core
-machine an unpinned lesson ran seven times slower, and on Binder OpenBLAS sees the
-host's dozens of cores while the session gets one or two.
+NumPy hands matrix products to a BLAS library (OpenBLAS, MKL, ...) that starts one thread per core it sees.
+For the course's small network one thread is about as fast, keeps timings and results repeatable, and avoids
+oversubscription: on a busy 2-core machine an unpinned lesson ran seven times slower, and on Binder OpenBLAS
+sees the host's dozens of cores while the session gets one or two.
 
-`import nnlib` calls `limit_blas_threads()`. The environment variable
-`NNLIB_BLAS_THREADS` chooses another count (`NNLIB_BLAS_THREADS=2`), or `auto` to leave
-the libraries' own choice. When it is not set but one of the usual variables
-(`OMP_NUM_THREADS`, `OPENBLAS_NUM_THREADS`, `MKL_NUM_THREADS`) is, that choice is
+`import nnlib` calls `limit_blas_threads()`. The environment variable `NNLIB_BLAS_THREADS` chooses another
+count (`NNLIB_BLAS_THREADS=2`), or `auto` to leave the libraries' own choice. When it is not set but one of
+the usual variables (`OMP_NUM_THREADS`, `OPENBLAS_NUM_THREADS`, `MKL_NUM_THREADS`) is, that choice is
 respected: the libraries read those themselves when they load.
 """
 
@@ -49,9 +47,9 @@ def chosen_thread_count(environ: MutableMapping[str, str] | None = None) -> int 
 def limit_blas_threads(environ: MutableMapping[str, str] | None = None) -> int | None:
     """Limit BLAS and OpenMP to the chosen thread count; return it (None: left alone).
 
-    Libraries already loaded (NumPy's BLAS) are limited through threadpoolctl; the usual
-    variables are set too (when unset), for libraries loaded later (SciPy's own OpenBLAS
-    under scikit-learn) and for the processes this one starts.
+    Libraries already loaded (NumPy's BLAS) are limited through threadpoolctl; the usual variables are set
+    too (when unset), for libraries loaded later (SciPy's own OpenBLAS under scikit-learn) and for the
+    processes this one starts.
     """
     environ = os.environ if environ is None else environ
     count = chosen_thread_count(environ)

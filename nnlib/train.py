@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlib.data import minibatches
-from nnlib.files import write_text_atomic
+from nnlib.files import kind_of, write_text_atomic
 from nnlib.layers import Parameter, check_input
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, check_labels, cross_entropy, l2_penalty
 from nnlib.network import Sequential
@@ -67,11 +67,12 @@ class History:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
-        data = json.loads(Path(path).read_text())
+        if kind := kind_of(Path(path)):
+            raise ValueError(f"{path} is {kind}, not a saved History")
         try:
-            return cls(**data)
-        except TypeError as err:
-            raise ValueError(f"{path} is not a saved History (keys {sorted(data)[:8]}): {err}") from None
+            return cls(**json.loads(Path(path).read_text()))
+        except (TypeError, ValueError) as err:  # broken JSON, other keys
+            raise ValueError(f"{path} is not a saved History: {err}") from None
 
 
 L2Penalty = Callable[[Iterable[Parameter], float], float]  # (weights, lam) -> 0.5 * lam * sum(W**2)

@@ -21,10 +21,11 @@ from __future__ import annotations
 import ast
 import builtins
 import json
-import stat
 import symtable
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from nnlib.files import kind_of
 
 # Lesson files with all their stored figures are a few MB; far larger is not a lesson.
 MAX_NOTEBOOK_BYTES = 200 * 2**20
@@ -80,16 +81,12 @@ class NotebookUnreadable(ValueError):
 def code_cells(path: Path) -> list[str]:
     """The sources of the code cells of the notebook (nbformat 4) at `path`."""
     name = path.name
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise NotebookUnreadable(f"{name} is not in this folder") from None
-    except OSError as err:
-        raise NotebookUnreadable(f"{name} cannot be read: {err.strerror or err}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise NotebookUnreadable(f"{name} is not a notebook file (it is a {_kind(info.st_mode)})")
-    if info.st_size > MAX_NOTEBOOK_BYTES:
-        raise NotebookUnreadable(f"{name} is not a lesson notebook: {info.st_size:,} bytes")
+    if kind := kind_of(path):  # never read a FIFO or device (it could block or never end)
+        raise NotebookUnreadable(f"{name} cannot be read: it is {kind}, not a notebook file")
+    if not path.exists():
+        raise NotebookUnreadable(f"{name} is not in this folder")
+    if (size := path.stat().st_size) > MAX_NOTEBOOK_BYTES:
+        raise NotebookUnreadable(f"{name} is not a lesson notebook: {size:,} bytes")
     try:
         text = path.read_bytes().decode("utf-8")
         notebook = json.loads(text)
@@ -115,14 +112,6 @@ def code_cells(path: Path) -> list[str]:
             raise NotebookUnreadable(f"{name} is not a valid notebook: code cell {number} has no source text")
         sources.append(source)
     return sources
-
-
-def _kind(mode: int) -> str:
-    for test, kind in ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"),
-                       (stat.S_ISCHR, "device"), (stat.S_ISBLK, "device")):
-        if test(mode):
-            return kind
-    return "special file"
 
 
 def jupyter_to_python(source: str) -> str:
@@ -203,9 +192,10 @@ def _unknown_global(name: str, definitions: list[ast.FunctionDef], namespace: di
         if current in seen or current not in sources:
             continue
         seen.add(current)
-        for needed in _globals_of(sources[current]):
-            if needed == "get_ipython":
-                return f"{name} has a Jupyter magic or shell line (%, !) inside, which gather does not run"
+        needs = _globals_of(sources[current])
+        if "get_ipython" in needs:
+            return f"{name} has a Jupyter magic or shell line (%, !) inside, which gather does not run"
+        for needed in sorted(needs):
             if needed in refused and needed != name:
                 return f"{name} uses {needed}, which gather does not run ({refused[needed]})"
             if needed not in namespace and not hasattr(builtins, needed):
