@@ -24,3 +24,16 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 c.Execute.timeout = 120
 # A student's notebook that does not even start its kernel is retried once.
 c.Execute.startup_timeout = 120
+
+# The audit of each answer's source (nnlib/course/grading/audit.py), in nbgrader's own process
+# right after it saves the checks' scores: borrowed or tampering answers, and deleted checks, are
+# flagged with their reason (feedback, formgrader, class report). "manual" (default): the check
+# scores 0 and needs a manual grade, so the points count only if a teacher gives them by hand;
+# "zero": it scores 0. See TEACHING.md, "Flags and manual grades".
+from nbgrader.converters import Autograde  # noqa: E402
+from nbgrader.preprocessors import SaveAutoGrades  # noqa: E402
+
+_pipeline = list(Autograde.class_traits()["autograde_preprocessors"].default())
+_pipeline.insert(_pipeline.index(SaveAutoGrades) + 1, "nnlib.course.grading.preprocessor.AuditAnswers")
+c.Autograde.autograde_preprocessors = _pipeline
+c.AuditAnswers.flagged = "manual"

@@ -4,6 +4,7 @@ checkers' grading mode and the class report (the real nbgrader round trip: tests
 from __future__ import annotations
 
 import ast
+import csv
 import re
 from pathlib import Path
 
@@ -206,6 +207,75 @@ def test_mistakes_read_the_same_for_every_student():
                       "entries differ (largest difference 0.1)") == \
         "wrong values, no recognised cause (hidden cases only)"
     assert mistake_of("accuracy", "accuracy: 37 examples: that is a percentage") == "that is a percentage"
+    # Adam's hints follow a case that names t, lr, eps and the array: the cause alone remains
+    first = ("adam_step: first step (t = 1, m = v = 0), shape (5,), lr=0.01, eps=1e-08: w: the bias "
+             "correction uses t + 1: t is 1 on the first step already")
+    later = ("adam_step: step t = 7 with running moments, shape (3, 4), lr=0.05, eps=1e-08: w: the bias "
+             "correction uses t + 1: t is 1 on the first step already")
+    assert mistake_of("adam_step", first) == mistake_of("adam_step", later) == \
+        "the bias correction uses t + 1: t is 1 on the first step already"
+    assert mistake_of("adam_step", "adam_step: first step (t = 1, m = v = 0), shape (5,), lr=0.01, "
+                      "eps=1e-08: m: m = beta1*m + g lacks the factor (1 - beta1) on g") == \
+        "m = beta1*m + g lacks the factor (1 - beta1) on g"
+
+
+def _check_cell(name: str, output: tuple[str, str] | None) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(f"checks.{name}({name})", execution_count=1)
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"check_{name}", "points": 1, "solution": False}
+    if output:
+        cell.outputs = [nbformat.v4.new_output("error", ename=output[0], evalue=output[1], traceback=[])]
+    return cell
+
+
+def test_the_report_keeps_every_mistake_names_students_and_flags(tmp_path):
+    """All mistakes (ties too) with their students, grouped by cause; flags, deleted checks and
+    timeouts on rows of their own; a CSV per student; a figure with both panels drawn."""
+    from nnlib.course.grading.report import collect, write_report
+
+    messages = {"ann": "on x (4, 5): missing keepdims", "ben": "on x (9, 2): missing keepdims",
+                "cat": "on x (4, 5): wrong axis", "dan": "on x (4, 5): returns a list"}
+    for student, message in messages.items():
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [_check_cell("softmax", ("CheckFailed", f"softmax: {message}")), _check_cell("relu", None)]
+        if student == "dan":
+            nb.cells[1].metadata["nnlib_audit"] = {"flag": "imports from nnlib.layers", "action": "manual"}
+            nb.metadata["nnlib_audit"] = {"flags": {"cross_entropy": "its check cell was deleted"},
+                                          "deleted_checks": ["cross_entropy"]}
+        if student == "cat":
+            nb.cells[1].outputs = [nbformat.v4.new_output("error", ename="CellTimeoutError", evalue="",
+                                                          traceback=[])]
+        path = tmp_path / "autograded" / student / "02_forward_pass" / "02_forward_pass.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+    outcomes = collect(tmp_path)
+    summaries = {s.exercise: s for s in summarise(outcomes)}
+    softmax, relu = summaries["softmax"], summaries["relu"]
+    assert [(m.text, m.students) for m in softmax.mistakes] == [
+        ("missing keepdims", ["ann", "ben"]), ("returns a list", ["dan"]), ("wrong axis", ["cat"])]
+    assert (relu.passed, relu.flagged, relu.timed_out) == (2, 1, 1)
+    assert summaries["cross_entropy"].check_deleted == 1
+    text = write_report(outcomes, tmp_path / "report" / "class")
+    assert "- softmax: missing keepdims (2: ann, ben)" in text and "- softmax: wrong axis (1: cat)" in text
+    assert "- relu: flagged: imports from nnlib.layers (1: dan)" in text
+    assert "- cross_entropy: check deleted: its check cell was deleted (1: dan)" in text
+    with (tmp_path / "report" / "class_students.csv").open() as handle:
+        rows = {(row["student"], row["exercise"]): row for row in csv.DictReader(handle)}
+    assert len(rows) == 9
+    dan = rows["dan", "relu"]
+    assert (dan["outcome"], dan["flag"]) == ("flagged", "imports from nnlib.layers")
+    assert rows["cat", "relu"]["outcome"] == "timed out"
+    assert rows["ben", "softmax"]["mistake"] == "missing keepdims"
+    _expect_both_panels_drawn(tmp_path / "report" / "class.png")
+
+
+def _expect_both_panels_drawn(path: Path) -> None:
+    """Each half of the figure has coloured bars (not only text or white)."""
+    import matplotlib.image
+
+    image = matplotlib.image.imread(path)[..., :3]
+    coloured = (image.max(axis=2) - image.min(axis=2)) > 0.25  # bars; text and axes are grey
+    width = coloured.shape[1]
+    assert coloured[:, : width // 2].sum() > 500 and coloured[:, width // 2:].sum() > 500
 
 
 def test_outcomes_of_a_graded_notebook():

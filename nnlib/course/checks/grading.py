@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import importlib
 import os
 import sys
 from collections.abc import Callable, Iterator
-from types import CodeType, FrameType
+from types import CodeType, FrameType, MethodType
 from typing import Any
 
 from nnlib.course.checks.other_shapes import check_other_shapes
@@ -92,15 +93,61 @@ def _code_objects(code: CodeType) -> Iterator[CodeType]:
             yield from _code_objects(constant)
 
 
+def _capture(spec: str) -> tuple[Any, CodeType]:
+    function = resolve(spec)
+    function = getattr(function, "__wrapped__", function)
+    return function, function.__code__
+
+
+# nnlib's references as they were when the checkers were imported (the lesson's first cell),
+# before any of the learner's code ran: a learner's cell that replaces one (or its code) cannot
+# make the check compare an answer with itself, nor hide the answer from the guard.
+_ORIGINALS: dict[str, tuple[Any, CodeType]] = {
+    spec: _capture(spec) for specs in REFERENCES.values() for spec in specs if spec.startswith("nnlib.")
+}
+
+
 def reference_code(name: str) -> dict[CodeType, str]:
-    """The code objects of exercise `name`'s references, each with its readable name."""
+    """The code objects of exercise `name`'s references (nnlib's as imported), each with its name."""
     found: dict[CodeType, str] = {}
     for spec in REFERENCES.get(name, ()):
-        function = resolve(spec)
-        function = getattr(function, "__wrapped__", function)
-        for code in _code_objects(function.__code__):
-            found[code] = spec.replace(":", ".")
+        _, code = _ORIGINALS[spec] if spec in _ORIGINALS else _capture(spec)
+        for inner in _code_objects(code):
+            found[inner] = spec.replace(":", ".")
     return found
+
+
+def replaced_reference(name: str) -> str | None:
+    """The first of exercise `name`'s nnlib references that is no longer what was imported
+    (the name rebound, or its code swapped), or None."""
+    for spec in REFERENCES.get(name, ()):
+        if spec not in _ORIGINALS:
+            continue
+        function, code = _ORIGINALS[spec]
+        try:
+            now, now_code = _capture(spec)
+        except (AttributeError, ImportError):
+            return spec.replace(":", ".")
+        if now is not function or now_code is not code or function.__code__ is not code:
+            return spec.replace(":", ".")
+    return None
+
+
+def learner_function(fn: Any) -> tuple[Any, CodeType | None]:
+    """What actually runs when `fn` is called, and its code: through `functools.partial`,
+    bound methods, static and class methods, and callable objects (their `__call__`)."""
+    for _ in range(20):  # a chain of wrappers; 20 is far more than any honest answer has
+        if isinstance(fn, functools.partial):
+            fn = fn.func
+        elif isinstance(fn, MethodType | staticmethod | classmethod):
+            fn = fn.__func__
+        elif isinstance(getattr(fn, "__code__", None), CodeType):
+            return fn, fn.__code__
+        elif not isinstance(fn, type) and isinstance(getattr(type(fn).__call__, "__code__", None), CodeType):
+            fn = type(fn).__call__
+        else:
+            return fn, None
+    return fn, None
 
 
 @contextlib.contextmanager
@@ -127,6 +174,9 @@ def _watch_for_calls(learner: CodeType, forbidden: dict[CodeType, str]) -> Itera
 
 
 def _borrowed_message(reference: str) -> str:
+    if not reference.startswith("nnlib."):  # e.g. sklearn's confusion_matrix
+        return (f"your function calls a library's finished answer {reference}(...); in this exercise you "
+                "write it yourself (with NumPy), so that call cannot earn the points")
     return (f"your function calls nnlib's own answer {reference}(...); in this exercise you write it "
             "yourself (with NumPy), so a call to nnlib cannot earn the points")
 
@@ -138,10 +188,16 @@ def run_check(
     """Run `check(fn, ...)` as grading mode wants it: the visible cases, then the hidden rounds,
     all while watching for calls to nnlib's answer. Returns what the visible round passed;
     raises `failure` (the checkers' `CheckFailed`) with what went wrong."""
-    learner = getattr(fn, "__code__", None)
+    replaced = replaced_reference(name)
+    if replaced:
+        raise failure(f"nnlib's own {replaced} was replaced in this notebook, so the check cannot trust "
+                      "what it compares with; an answer leaves nnlib as it is")
+    _, learner = learner_function(fn)
     forbidden = reference_code(name)
-    if learner is None or learner in forbidden:
-        forbidden = {}  # not a plain function, or nnlib's own function under test
+    if learner in forbidden:  # nnlib's answer itself, or a partial, bound method or wrapper of it
+        raise failure(_borrowed_message(forbidden[learner]))
+    if learner is None:
+        forbidden = {}  # a builtin or NumPy function: no Python code of its own that could call nnlib
     with _watch_for_calls(learner, forbidden) if forbidden else contextlib.nullcontext([]) as called:
         try:
             passed = check(fn, *args, **kwargs)

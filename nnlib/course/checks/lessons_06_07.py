@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from nnlib.course.checks import grading
 from nnlib.course.checks.core import (
     CheckFailed,
     Hint,
@@ -240,7 +241,11 @@ def cosine_lr(fn: Callable) -> str:
     """Exercise 6.3: `cosine_lr(step, total, lr) -> float`, half a cosine from lr to 0."""
     from nnlib.optim import cosine_schedule
 
-    for total, lr in ((100, 0.1), (7, 3.0), (1000, 1e-3)):
+    schedules: tuple[tuple[int, float], ...] = ((100, 0.1), (7, 3.0), (1000, 1e-3))
+    if grading.seed_offset():  # a hidden round: other schedules, so a table of the visible values fails
+        rng = _cases(63)
+        schedules = tuple((int(rng.integers(5, 2000)), float(rng.uniform(1e-3, 2.0))) for _ in range(3))
+    for total, lr in schedules:
         steps = sorted({0, 1, total // 4, total // 3, total // 2, total - 1, total, total + 1, 2 * total})
         got = []
         for step in steps:

@@ -2,9 +2,11 @@
 recognised most often, from a class's autograded notebooks.
 
 nbgrader's gradebook keeps only scores; the checkers' messages ("missing 1/N", "dW is
-transposed", ...) are in the autograded notebooks, as the error of each failed check cell. So the
-report reads `autograded/<student>/<assignment>/*.ipynb` (or any folder of executed notebooks
-that carry the course's nbgrader metadata) and writes a markdown table, a CSV and a figure.
+transposed", ...) are in the autograded notebooks, as the error of each failed check cell, and
+so are the audit's flags and the deleted checks (`preprocessor.AuditAnswers`). So the report
+reads `autograded/<student>/<assignment>/*.ipynb` (or any folder of executed notebooks that carry
+the course's nbgrader metadata) and writes a markdown table, a CSV per exercise, a CSV per
+student and exercise, and a figure.
 """
 
 from __future__ import annotations
@@ -18,12 +20,23 @@ from pathlib import Path
 import nbformat
 
 from nnlib.course.checks.grading import HIDDEN_PREFIX
+from nnlib.course.grading.points import POINTS
+from nnlib.files import atomic_write
 
 NOT_IMPLEMENTED = "not implemented"
+FLAGGED = "flagged"
+CHECK_DELETED = "check deleted"
+TIMED_OUT = "timed out"
+# Outcomes in the order the table and the figure show them.
+STATUSES = ("passed", "failed", NOT_IMPLEMENTED, FLAGGED, CHECK_DELETED, TIMED_OUT)
+# Where the audit (preprocessor.AuditAnswers) writes its findings; kept in step by a test.
+AUDIT_KEY = "nnlib_audit"
 # The generic message of a wrong result whose cause no hint recognised.
 _UNRECOGNISED = re.compile(r"\d+ of \d+ entries differ")
 _SCALED = re.compile(r"^your result is \S+ times the expected one: ")
-TOP_MISTAKES = 3
+_NUMBER = re.compile(r"\d+(\.\d+)?(e-?\d+)?")
+_TIMEOUT_ERRORS = ("CellTimeoutError", "TimeoutError", "DeadKernelError")
+_TIMEOUT = "the check did not finish in time (an endless loop?)"
 
 
 @dataclass(frozen=True)
@@ -34,8 +47,17 @@ class Outcome:
     lesson: str
     exercise: str
     points: float
-    status: str  # "passed", "failed" or "not implemented"
-    mistake: str = ""  # what the checker said, without the case (failed only)
+    status: str  # one of STATUSES
+    mistake: str = ""  # what the checker said, without the case (failed, flagged or timed out)
+    flag: str = ""  # why the audit flagged the answer (flagged, check deleted)
+
+
+def _is_case(part: str) -> bool:
+    """Is this `: `-separated part of a message the input a check failed on (which varies between
+    students) rather than the cause? `on x (4, 5)`, `step 3 of 7`, `37 examples`, `first step
+    (t = 1), lr=0.01`, or the name of one returned array (`m`, `dW`)."""
+    return (part.startswith(("on ", "step ", "total=")) or "example" in part or "=" in part
+            or "shape" in part or len(part) <= 2)
 
 
 def mistake_of(exercise: str, message: str) -> str:
@@ -49,40 +71,61 @@ def mistake_of(exercise: str, message: str) -> str:
         text = text[len(HIDDEN_PREFIX):]
     if _UNRECOGNISED.search(text):
         return "wrong values, no recognised cause" + (" (hidden cases only)" if hidden else "")
-    case, separator, cause = text.partition(": ")
-    if separator and (case.startswith(("on ", "step ", "total=")) or "example" in case):
-        text = cause
-    # The recognised cause, without what varies with the input (a factor, NumPy's shapes).
-    text = _SCALED.sub("", text)
     if ". Hint: " in text:
-        text = "Hint: " + text.split(". Hint: ", 1)[1]
-    return text
+        return "Hint: " + text.split(". Hint: ", 1)[1]
+    parts = text.split(": ")
+    while len(parts) > 1 and _is_case(parts[0]):
+        parts.pop(0)
+    # The recognised cause, without what varies with the input (a factor, NumPy's shapes).
+    return _SCALED.sub("", ": ".join(parts))
+
+
+def cause_key(mistake: str) -> str:
+    """Mistakes with the same cause share this key (numbers that vary with the case ignored)."""
+    return _NUMBER.sub("#", mistake)
 
 
 def _check_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     return [cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade")]
 
 
+def _outcome_of_cell(cell: nbformat.NotebookNode, exercise: str) -> tuple[str, str]:
+    """(status, mistake) of one executed check cell, before the audit's word."""
+    errors = [output for output in cell.get("outputs", []) if output.get("output_type") == "error"
+              and output.get("ename") != "AnswerFlagged"]
+    if errors:
+        error = errors[0]
+        message = error.get("evalue", "")
+        if error.get("ename") in _TIMEOUT_ERRORS:
+            return TIMED_OUT, _TIMEOUT
+        if error.get("ename") != "CheckFailed":
+            return "failed", f"{error.get('ename', 'an error')} (the check could not run)"
+        if message.strip() == f"{exercise}: {NOT_IMPLEMENTED}":
+            return NOT_IMPLEMENTED, ""
+        if "interrupted while checking" in message:
+            return TIMED_OUT, _TIMEOUT
+        return "failed", mistake_of(exercise, message)
+    if cell.execution_count is None and not cell.get("outputs"):
+        return NOT_IMPLEMENTED, ""  # never ran (e.g. the notebook stopped before it)
+    return "passed", ""
+
+
 def outcomes_of(nb: nbformat.NotebookNode, student: str, lesson: str) -> list[Outcome]:
-    """Each graded check of an executed notebook: passed, failed with what, or not implemented."""
+    """Each graded check of an executed notebook: passed, failed with what, not implemented,
+    flagged by the audit (with why), timed out; and each check cell the student deleted."""
     found = []
     for cell in _check_cells(nb):
         meta = cell.metadata["nbgrader"]
         exercise = meta["grade_id"].removeprefix("check_")
-        errors = [output for output in cell.get("outputs", []) if output.get("output_type") == "error"]
-        status, mistake = "passed", ""
-        if errors:
-            error = errors[0]
-            message = error.get("evalue", "")
-            if error.get("ename") != "CheckFailed":
-                status, mistake = "failed", f"{error.get('ename', 'an error')} (the check could not run)"
-            elif message.strip() == f"{exercise}: {NOT_IMPLEMENTED}":
-                status = NOT_IMPLEMENTED
-            else:
-                status, mistake = "failed", mistake_of(exercise, message)
-        elif cell.execution_count is None and not cell.get("outputs"):
-            status = NOT_IMPLEMENTED  # never ran (e.g. the notebook stopped before it)
-        found.append(Outcome(student, lesson, exercise, float(meta.get("points", 0)), status, mistake))
+        status, mistake = _outcome_of_cell(cell, exercise)
+        flag = cell.metadata.get(AUDIT_KEY, {}).get("flag", "")
+        if flag:
+            status = FLAGGED
+        found.append(Outcome(student, lesson, exercise, float(meta.get("points", 0)), status, mistake, flag))
+    audit = nb.metadata.get(AUDIT_KEY, {})
+    for exercise in audit.get("deleted_checks", []):
+        found.append(Outcome(student, lesson, exercise, float(POINTS.get(exercise, 0)), CHECK_DELETED, "",
+                             audit.get("flags", {}).get(exercise, "its check cell was deleted")))
     return found
 
 
@@ -101,15 +144,62 @@ def collect(where: Path) -> list[Outcome]:
 
 
 @dataclass
+class Mistake:
+    """One cause of failure of one exercise: how it reads, and who made it."""
+
+    text: str
+    students: list[str]
+
+    @property
+    def count(self) -> int:
+        return len(self.students)
+
+
+@dataclass
 class ExerciseSummary:
     lesson: str
     exercise: str
     points: float
     students: int
-    passed: int
-    failed: int
-    not_implemented: int
-    mistakes: list[tuple[str, int]]
+    counts: dict[str, int]  # status -> number of students
+    mistakes: list[Mistake]  # every recognised cause of failure, most common first (ties by text)
+    flags: list[Mistake]  # flagged answers and deleted checks, with the audit's reason
+
+    @property
+    def passed(self) -> int:
+        return self.counts.get("passed", 0)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get("failed", 0)
+
+    @property
+    def not_implemented(self) -> int:
+        return self.counts.get(NOT_IMPLEMENTED, 0)
+
+    @property
+    def flagged(self) -> int:
+        return self.counts.get(FLAGGED, 0)
+
+    @property
+    def check_deleted(self) -> int:
+        return self.counts.get(CHECK_DELETED, 0)
+
+    @property
+    def timed_out(self) -> int:
+        return self.counts.get(TIMED_OUT, 0)
+
+
+def _grouped(pairs: list[tuple[str, str]]) -> list[Mistake]:
+    """(text, student) pairs grouped by cause; each group reads as its most common text."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for text, student in pairs:
+        groups.setdefault(cause_key(text), []).append((text, student))
+    mistakes = []
+    for members in groups.values():
+        text = Counter(t for t, _ in members).most_common(1)[0][0]
+        mistakes.append(Mistake(text, sorted({student for _, student in members})))
+    return sorted(mistakes, key=lambda m: (-m.count, m.text))
 
 
 def summarise(outcomes: list[Outcome]) -> list[ExerciseSummary]:
@@ -119,11 +209,12 @@ def summarise(outcomes: list[Outcome]) -> list[ExerciseSummary]:
         by_exercise.setdefault((outcome.lesson, outcome.exercise), []).append(outcome)
     summaries = []
     for (lesson, exercise), results in sorted(by_exercise.items(), key=lambda item: item[0][0]):
-        statuses = Counter(result.status for result in results)
-        mistakes = Counter(result.mistake for result in results if result.status == "failed")
-        summaries.append(ExerciseSummary(
-            lesson, exercise, results[0].points, len({r.student for r in results}), statuses["passed"],
-            statuses["failed"], statuses[NOT_IMPLEMENTED], mistakes.most_common(TOP_MISTAKES)))
+        counts = Counter(result.status for result in results)
+        mistakes = _grouped([(r.mistake, r.student) for r in results if r.status in ("failed", TIMED_OUT)])
+        flags = _grouped([(f"{r.status}: {r.flag}", r.student) for r in results if r.flag])
+        students = len({r.student for r in results})
+        summaries.append(ExerciseSummary(lesson, exercise, results[0].points, students, dict(counts),
+                                         mistakes, flags))
     return summaries
 
 
@@ -132,79 +223,119 @@ def _cell(text: str) -> str:
 
 
 def markdown(summaries: list[ExerciseSummary]) -> str:
-    """The report as a markdown table (one row per exercise) and the mistakes under it."""
-    lines = ["| lesson | exercise | points | passed | failed | not implemented | most common mistake |",
-             "|---|---|---|---|---|---|---|"]
+    """The report as a markdown table (one row per exercise) and, under it, every recognised
+    mistake and every flag with its count and its students."""
+    lines = ["| lesson | exercise | points | passed | failed | not implemented | flagged | check deleted "
+             "| timed out | most common mistake |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for s in summaries:
-        top = f"{_cell(s.mistakes[0][0])} ({s.mistakes[0][1]})" if s.mistakes else ""
+        top = f"{_cell(s.mistakes[0].text)} ({s.mistakes[0].count})" if s.mistakes else ""
         lines.append(f"| {s.lesson} | {s.exercise} | {s.points:g} | {s.passed}/{s.students} | {s.failed} "
-                     f"| {s.not_implemented} | {top} |")
-    lines += ["", "Recognised mistakes, most common first (students):", ""]
+                     f"| {s.not_implemented} | {s.flagged} | {s.check_deleted} | {s.timed_out} | {top} |")
+    lines += ["", "Recognised mistakes, grouped by cause, most common first (count: students):", ""]
     for s in summaries:
-        for mistake, count in s.mistakes:
-            lines.append(f"- {s.exercise}: {mistake} ({count})")
+        for mistake in s.mistakes:
+            lines.append(f"- {s.exercise}: {mistake.text} ({mistake.count}: {', '.join(mistake.students)})")
     if not any(s.mistakes for s in summaries):
+        lines.append("- none")
+    lines += ["", "Flagged by the audit or with a deleted check (look at these notebooks; "
+              "TEACHING.md, \"Flags and manual grades\"):", ""]
+    for s in summaries:
+        for flag in s.flags:
+            lines.append(f"- {s.exercise}: {flag.text} ({flag.count}: {', '.join(flag.students)})")
+    if not any(s.flags for s in summaries):
         lines.append("- none")
     return "\n".join(lines) + "\n"
 
 
 def write_csv(summaries: list[ExerciseSummary], path: Path) -> None:
-    """The same numbers as the table, one row per exercise, the top mistakes in columns."""
-    header = ["lesson", "exercise", "points", "students", "passed", "failed", "not_implemented"]
-    for k in range(1, TOP_MISTAKES + 1):
-        header += [f"mistake_{k}", f"count_{k}"]
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+    """The table's numbers, one row per exercise; every mistake with its count in the last column."""
+    header = ["lesson", "exercise", "points", "students", *(status.replace(" ", "_") for status in STATUSES),
+              "mistakes"]
+    with atomic_write(path) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
         for s in summaries:
-            row: list[object] = [s.lesson, s.exercise, f"{s.points:g}", s.students, s.passed, s.failed,
-                                 s.not_implemented]
-            for k in range(TOP_MISTAKES):
-                row += list(s.mistakes[k]) if k < len(s.mistakes) else ["", ""]
-            writer.writerow(row)
+            writer.writerow([s.lesson, s.exercise, f"{s.points:g}", s.students,
+                             *(s.counts.get(status, 0) for status in STATUSES),
+                             "; ".join(f"{m.text} ({m.count})" for m in s.mistakes)])
 
 
-def plot(summaries: list[ExerciseSummary], path: Path) -> None:
-    """Stacked bars per exercise (passed, failed, not implemented), the top mistake beside each."""
+def write_students_csv(outcomes: list[Outcome], path: Path) -> None:
+    """One row per student and exercise: the outcome, the mistake, the audit's flag."""
+    with atomic_write(path) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["student", "lesson", "exercise", "points", "outcome", "mistake", "flag"])
+        for o in sorted(outcomes, key=lambda o: (o.student, o.lesson)):
+            writer.writerow([o.student, o.lesson, o.exercise, f"{o.points:g}", o.status, o.mistake, o.flag])
+
+
+_COLOURS = {"passed": "#2e9e44", "failed": "#d1362f", NOT_IMPLEMENTED: "#b9b9b9", FLAGGED: "#7b3fb5",
+            CHECK_DELETED: "#1f1f1f", TIMED_OUT: "#e69f00"}
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def plot(summaries: list[ExerciseSummary], path: Path, most_mistakes: int = 12) -> None:
+    """Left: per exercise, a stacked bar of its outcomes. Right: the most common mistakes and
+    flags of the class, one bar each, with their counts."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    height = 0.6 + 0.42 * len(summaries)
-    fig = Figure(figsize=(11, height), layout="constrained")
+    def colour(text: str) -> str:
+        return _COLOURS[TIMED_OUT if text == _TIMEOUT else "failed"]
+
+    causes = [(m.count, f"{s.exercise}: {m.text}", colour(m.text)) for s in summaries for m in s.mistakes]
+    causes += [(f.count, f"{s.exercise}: {f.text}", _COLOURS[FLAGGED]) for s in summaries for f in s.flags]
+    causes = sorted(causes, key=lambda c: -c[0])[:most_mistakes]
+    height = 1.2 + 0.36 * max(len(summaries), len(causes), 3)
+    fig = Figure(figsize=(13, height), layout="constrained")
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    labels = [f"{s.lesson[:2]} {s.exercise}" for s in summaries]
-    rows = range(len(summaries))[::-1]
-    left = [0] * len(summaries)
-    for field, colour, name in (("passed", "#2e9e44", "passed"), ("failed", "#d1362f", "failed"),
-                                ("not_implemented", "#b9b9b9", "not implemented")):
-        values = [getattr(s, field) for s in summaries]
-        ax.barh(list(rows), values, left=left, color=colour, label=name, height=0.7)
-        left = [a + b for a, b in zip(left, values, strict=True)]
+    left, right = fig.subplots(1, 2, width_ratios=(1, 1.25))
+    rows = list(range(len(summaries)))[::-1]
+    start = [0] * len(summaries)
+    for status in STATUSES:
+        values = [s.counts.get(status, 0) for s in summaries]
+        if any(values):
+            left.barh(rows, values, left=start, color=_COLOURS[status], label=status, height=0.7)
+            start = [a + b for a, b in zip(start, values, strict=True)]
     most = max((s.students for s in summaries), default=1)
-    for row, s in zip(rows, summaries, strict=True):
-        if s.mistakes:
-            text, count = s.mistakes[0]
-            text = text if len(text) <= 70 else text[:67] + "..."
-            ax.text(s.students + most * 0.02, row, f"{count}× {text}", va="center", fontsize=8)
-    ax.set_yticks(list(rows), labels, fontsize=9)
-    ax.set_xlim(0, most * 2.4)
-    ax.set_xticks(range(0, most + 1, max(1, most // 5)))
-    ax.set_xlabel("students")
-    ax.set_title("Class report: checks passed, failed (with the most common recognised mistake), "
-                 "not implemented", fontsize=10)
-    fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)  # below the axis label
-    ax.spines[["top", "right"]].set_visible(False)
+    left.set_yticks(rows, [f"{s.lesson[:2]} {s.exercise}" for s in summaries], fontsize=9)
+    left.set_xlim(0, most)
+    left.set_xlabel("students")
+    left.set_title("Outcome per exercise", fontsize=10)
+    fig.legend(loc="outside lower center", ncols=len(STATUSES), fontsize=8, frameon=False)
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    left.spines[["top", "right"]].set_visible(False)
+    if causes:
+        places = list(range(len(causes)))[::-1]
+        right.barh(places, [c[0] for c in causes], color=[c[2] for c in causes], height=0.7)
+        right.set_yticks(places, [_short(c[1], 70) for c in causes], fontsize=8)
+        right.set_xlim(0, max(c[0] for c in causes) * 1.1)
+        right.set_xlabel("students")
+        right.xaxis.set_major_locator(MaxNLocator(integer=True))
+        right.yaxis.tick_right()
+    else:
+        right.text(0.5, 0.5, "no recognised mistakes and no flags", ha="center", va="center",
+                   transform=right.transAxes)
+        right.set_yticks([])
+    right.set_title("Most common mistakes (red), timeouts (orange) and flags (purple)", fontsize=10)
+    right.spines[["top", "left"]].set_visible(False)
     fig.savefig(path, dpi=110)
 
 
 def write_report(outcomes: list[Outcome], stem: Path, plot_figure: bool = True) -> str:
-    """Write `<stem>.md`, `<stem>.csv` (and `<stem>.png`); return the markdown."""
+    """Write `<stem>.md`, `<stem>.csv`, `<stem>_students.csv` (and `<stem>.png`); return the markdown."""
     summaries = summarise(outcomes)
     text = markdown(summaries)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".md").write_text(text, encoding="utf-8")
+    with atomic_write(stem.with_suffix(".md")) as handle:
+        handle.write(text)
     write_csv(summaries, stem.with_suffix(".csv"))
+    write_students_csv(outcomes, stem.with_name(stem.name + "_students.csv"))
     if plot_figure:
         plot(summaries, stem.with_suffix(".png"))
     return text

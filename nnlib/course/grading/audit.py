@@ -1,0 +1,321 @@
+"""The audit of a student's answers, read as source (Python's AST), outside the student's kernel.
+
+A check runs in the student's kernel, after the student's own code: whatever it trusts there
+(the checker, grading mode, nnlib's reference) the student's cell may have replaced. The audit
+reads each solution cell's text instead, in nbgrader's process (`preprocessor.AuditAnswers`),
+so nothing the student's code did can change what it finds. An answer is a from-scratch NumPy
+function; the audit flags, with a reason, a solution cell that
+
+- imports anything but NumPy and math (`ALLOWED_MODULES`), or names what an answer never needs:
+  nnlib, the checkers, scipy, sklearn, `os`/`environ`, `sys`, `importlib`, `exec`/`eval`,
+  `inspect`, profiling hooks, threads, Python's internals (`FORBIDDEN_NAMES`, dunder attributes);
+- uses a name the lesson imported from such a module (`from nnlib.losses import softmax` at the
+  top of the lesson), unless that exercise may (`LESSON_NAMES_ALLOWED`);
+- binds the exercise's name to anything but its own plain `def` (`relu = ReLU().forward`,
+  a decorator, `staticmethod`, a callable object), or defines no such `def`;
+- assigns to an attribute of a module (`checks.relu = ...`, `np.maximum = ...`);
+- holds a near-copy of one of nnlib's own answers to the exercise (`near_copy`).
+
+Flags are for a person to look at (the default) or score zero: see `preprocessor.AuditAnswers`.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import inspect
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+
+import nbformat
+
+# What a from-scratch answer may import.
+ALLOWED_MODULES = frozenset({"numpy", "math", "typing", "__future__"})
+
+# Names an answer never needs, and why each one is suspicious.
+_NNLIB = "nnlib (the course's own answers)"
+FORBIDDEN_NAMES: dict[str, str] = {
+    "nnlib": _NNLIB,
+    "checks": "the checkers",
+    "grading": "the checkers' grading mode",
+    "scipy": "scipy (a finished implementation)",
+    "sklearn": "sklearn (a finished implementation)",
+    "os": "os (the environment grading mode reads)",
+    "environ": "os.environ (the environment grading mode reads)",
+    "sys": "sys (the interpreter's internals)",
+    "importlib": "importlib (imports by name)",
+    "__import__": "__import__ (imports by name)",
+    "exec": "exec (runs code from a string)",
+    "eval": "eval (runs code from a string)",
+    "compile": "compile (makes code from a string)",
+    "inspect": "inspect (reads other code)",
+    "setprofile": "setprofile (the checkers' call watcher)",
+    "settrace": "settrace (the interpreter's tracing hook)",
+    "threading": "threads",
+    "_thread": "threads",
+    "multiprocessing": "other processes",
+    "subprocess": "other processes",
+    "builtins": "Python's builtins",
+    "__builtins__": "Python's builtins",
+    "globals": "the notebook's global names",
+    "locals": "the caller's names",
+    "vars": "an object's or the notebook's names",
+    "setattr": "setattr (changes objects by name)",
+    "delattr": "delattr (changes objects by name)",
+    "open": "files",
+}
+
+# Names a lesson imports from outside ALLOWED_MODULES that an exercise's answer may call:
+# lesson 03 gives softmax (lesson 02's stable version) for the softmax + cross-entropy gradient.
+LESSON_NAMES_ALLOWED: dict[str, frozenset[str]] = {
+    "softmax_cross_entropy_backward": frozenset({"softmax"}),
+}
+
+# Near-copy: normalised-AST token similarity (difflib ratio) at or above NEAR_COPY_RATIO with one
+# of nnlib's answers of at least NEAR_COPY_MIN_TOKENS tokens. Measured (tests/test_grading_audit.py,
+# test_the_near_copy_threshold_separates_honest_answers_from_pasted_ones): against the nnlib answers
+# of 60 tokens or more, the lessons' own solutions score at most 0.64 (dropout_forward), while
+# nnlib's code pasted into the cell scores 0.97-1.00, also with every variable renamed. Below 60
+# tokens an honest answer is nnlib's answer, give or take (softmax: 0.87), so a short function
+# is never called a copy.
+NEAR_COPY_RATIO = 0.90
+NEAR_COPY_MIN_TOKENS = 60
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One reason to doubt that exercise `exercise`'s answer is the student's own work."""
+
+    exercise: str
+    reason: str
+
+
+def _root_name(node: ast.expr) -> str | None:
+    """`a` for `a`, `a.b.c`, `a[0].b`; None for anything else (a call, a literal)."""
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def imported_names(tree: ast.AST) -> dict[str, str]:
+    """Name -> module for every name an `import` in `tree` binds (`np` -> numpy,
+    `softmax` -> nnlib.losses)."""
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                names[alias.asname or alias.name.split(".")[0]] = alias.name
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                names[alias.asname or alias.name] = node.module or ""
+    return names
+
+
+def _allowed_module(module: str) -> bool:
+    return module.split(".")[0] in ALLOWED_MODULES
+
+
+def lesson_imports(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """The names the lesson's own (locked, non-solution) code cells import, with their modules."""
+    names: dict[str, str] = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or meta.get("solution"):
+            continue
+        try:
+            names.update(imported_names(ast.parse(cell.source)))
+        except SyntaxError:  # IPython magics: not Python, and they import nothing an answer sees
+            continue
+    return names
+
+
+def _bound_names(tree: ast.AST) -> set[str]:
+    """Every name the cell binds anywhere (assignments, parameters, defs, loop targets)."""
+    bound = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+    return bound
+
+
+_ONLY = " (an answer imports only NumPy and math)"
+
+
+def _imports(tree: ast.AST) -> Iterator[str]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if not _allowed_module(alias.name):
+                    yield f"imports {alias.name}{_ONLY}"
+        elif isinstance(node, ast.ImportFrom) and not _allowed_module(node.module or ""):
+            yield f"imports from {node.module or '.'}{_ONLY}"
+
+
+def _forbidden_names(tree: ast.AST) -> Iterator[str]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
+            yield f"uses `{node.id}`: {FORBIDDEN_NAMES[node.id]}"
+        elif isinstance(node, ast.Attribute):
+            if node.attr in FORBIDDEN_NAMES and node.attr not in {"open", "compile"}:
+                yield f"uses `.{node.attr}`: {FORBIDDEN_NAMES[node.attr]}"
+            elif node.attr.startswith("__") and node.attr.endswith("__"):
+                yield f"uses `.{node.attr}`: Python's internals, which an answer never needs"
+        elif isinstance(node, ast.alias) and node.name.split(".")[0] in FORBIDDEN_NAMES:
+            yield f"imports {node.name}: {FORBIDDEN_NAMES[node.name.split('.')[0]]}"
+
+
+def _lesson_names(tree: ast.AST, exercise: str, lesson: dict[str, str]) -> Iterator[str]:
+    """Free names that the lesson imported from a module an answer may not use."""
+    allowed = LESSON_NAMES_ALLOWED.get(exercise, frozenset())
+    bound = _bound_names(tree) | set(imported_names(tree))
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
+            continue
+        module = lesson.get(node.id)
+        if module and not _allowed_module(module) and node.id not in allowed and node.id not in bound:
+            yield f"uses `{node.id}`, which the lesson imports from {module}"
+
+
+def _binding(tree: ast.Module, exercise: str) -> Iterator[str]:
+    """The exercise's name must be bound by one plain `def` at the top of the cell, nothing else."""
+    defs = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == exercise]
+    if not defs:
+        yield f"does not define `{exercise}` with its own `def`"
+    for node in defs:
+        if node.decorator_list:
+            yield f"wraps `{exercise}` in a decorator"
+    for statement in tree.body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if isinstance(statement, ast.AsyncFunctionDef | ast.ClassDef) and statement.name == exercise:
+                yield f"binds `{exercise}` to a class or coroutine, not its own function"
+            continue
+        for node in ast.walk(statement):  # statements outside any def: assignments, imports, loops
+            stored = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del)
+            if stored and node.id == exercise:
+                yield f"binds `{exercise}` to something other than its own `def`"
+            elif isinstance(node, ast.alias) and (node.asname or node.name) == exercise:
+                yield f"binds `{exercise}` to an import"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global | ast.Nonlocal) and exercise in node.names:
+            yield f"rebinds `{exercise}` from inside a function (`global`)"
+        elif isinstance(node, ast.NamedExpr) and node.target.id == exercise:
+            yield f"binds `{exercise}` with `:=`"
+
+
+def _module_attributes(tree: ast.AST, modules: set[str]) -> Iterator[str]:
+    """Assignments (or deletions) of attributes or items of modules: `checks.relu = ...`."""
+    for node in ast.walk(tree):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets = [node.target]
+        elif isinstance(node, ast.Delete):
+            targets = list(node.targets)
+        while targets:
+            target = targets.pop()
+            if isinstance(target, ast.Tuple | ast.List):
+                targets += target.elts
+            elif isinstance(target, ast.Starred):
+                targets.append(target.value)
+            elif isinstance(target, ast.Attribute | ast.Subscript) and _root_name(target) in modules:
+                yield f"changes `{ast.unparse(target)}`, part of the module {_root_name(target)}"
+
+
+def normalised_tokens(function: ast.FunctionDef) -> list[str]:
+    """The body of `function` as a token list in which names do not matter: node types,
+    attribute names, operators and numbers stay; identifiers, strings, type hints and the
+    docstring go. Two functions that differ only in their variable names give the same list."""
+    body = function.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    tokens: list[str] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Name):
+            tokens.append("name")
+            return
+        if isinstance(node, ast.Constant):
+            tokens.append(repr(node.value) if isinstance(node.value, int | float) else "constant")
+            return
+        tokens.append(type(node).__name__)
+        if isinstance(node, ast.Attribute):
+            tokens.append(node.attr)
+        for field, value in ast.iter_fields(node):
+            if field in {"annotation", "returns", "decorator_list", "type_comment"}:
+                continue
+            for child in value if isinstance(value, list) else [value]:
+                if isinstance(child, ast.AST):
+                    visit(child)
+
+    for statement in body:
+        visit(statement)
+    return tokens
+
+
+@cache
+def reference_tokens(exercise: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """nnlib's own answers to `exercise` (`REFERENCES`) as (name, normalised tokens)."""
+    from nnlib.course.checks.grading import REFERENCES, resolve
+
+    found = []
+    for spec in REFERENCES.get(exercise, ()):
+        if not spec.startswith("nnlib."):
+            continue  # sklearn's code is not course material a student copies from
+        function = resolve(spec)
+        tree = ast.parse(textwrap.dedent(inspect.getsource(getattr(function, "__wrapped__", function))))
+        definition = next(node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef))
+        found.append((spec.replace(":", "."), tuple(normalised_tokens(definition))))
+    return tuple(found)
+
+
+def similarity(a: list[str] | tuple[str, ...], b: list[str] | tuple[str, ...]) -> float:
+    """How alike two token lists are, 0 to 1 (difflib's ratio, without its junk heuristic)."""
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def near_copy(tree: ast.AST, exercise: str) -> Iterator[str]:
+    """A function in the cell that is (nearly) nnlib's own answer to `exercise`, renamed."""
+    functions = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
+    for reference, tokens in reference_tokens(exercise):
+        if len(tokens) < NEAR_COPY_MIN_TOKENS:
+            continue
+        for function in functions:
+            ratio = similarity(normalised_tokens(function), tokens)
+            if ratio >= NEAR_COPY_RATIO:
+                yield f"is a near-copy of nnlib's {reference} (similarity {ratio:.2f})"
+                break
+
+
+def audit_source(source: str, exercise: str, lesson: dict[str, str] | None = None) -> list[str]:
+    """Every reason to flag the solution cell `source` of `exercise` (none: nothing found).
+    `lesson`: the names the lesson's own cells import (`lesson_imports`)."""
+    lesson = lesson or {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []  # it cannot run, so its check fails: nothing to flag
+    modules = {name for name, _ in imported_names(tree).items()} | set(lesson) | {"checks", "grading"}
+    reasons = [*_imports(tree), *_forbidden_names(tree), *_lesson_names(tree, exercise, lesson),
+               *_binding(tree, exercise), *_module_attributes(tree, modules), *near_copy(tree, exercise)]
+    return list(dict.fromkeys(reasons))  # each reason once, in order
+
+
+def audit_notebook(nb: nbformat.NotebookNode) -> list[Flag]:
+    """The flags of every solution cell (nbgrader "autograded answer") of notebook `nb`."""
+    lesson = lesson_imports(nb)
+    flags = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("solution") or meta.get("grade"):
+            continue
+        exercise = meta.get("grade_id", "")
+        flags += [Flag(exercise, reason) for reason in audit_source(cell.source, exercise, lesson)]
+    return flags
