@@ -31,6 +31,9 @@ from functools import cache
 
 import nbformat
 
+# Where AuditAnswers writes its findings in the autograded notebook (read by the class report).
+METADATA_KEY = "nnlib_audit"
+
 # What a from-scratch answer may import.
 ALLOWED_MODULES = frozenset({"numpy", "math", "typing", "__future__"})
 

@@ -23,10 +23,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Enum
 
-from nnlib.course.grading.audit import audit_notebook
-
-# Where the findings go in the autograded notebook (read by the class report).
-METADATA_KEY = "nnlib_audit"
+from nnlib.course.grading.audit import METADATA_KEY, audit_notebook
 
 
 class AuditAnswers(NbGraderPreprocessor):

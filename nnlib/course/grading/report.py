@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 
 from nnlib.course.checks.grading import HIDDEN_PREFIX
+from nnlib.course.grading.audit import METADATA_KEY
 from nnlib.course.grading.points import POINTS
 from nnlib.files import atomic_write
 
@@ -29,8 +30,6 @@ CHECK_DELETED = "check deleted"
 TIMED_OUT = "timed out"
 # Outcomes in the order the table and the figure show them.
 STATUSES = ("passed", "failed", NOT_IMPLEMENTED, FLAGGED, CHECK_DELETED, TIMED_OUT)
-# Where the audit (preprocessor.AuditAnswers) writes its findings; kept in step by a test.
-AUDIT_KEY = "nnlib_audit"
 # The generic message of a wrong result whose cause no hint recognised.
 _UNRECOGNISED = re.compile(r"\d+ of \d+ entries differ")
 _SCALED = re.compile(r"^your result is \S+ times the expected one: ")
@@ -118,11 +117,11 @@ def outcomes_of(nb: nbformat.NotebookNode, student: str, lesson: str) -> list[Ou
         meta = cell.metadata["nbgrader"]
         exercise = meta["grade_id"].removeprefix("check_")
         status, mistake = _outcome_of_cell(cell, exercise)
-        flag = cell.metadata.get(AUDIT_KEY, {}).get("flag", "")
+        flag = cell.metadata.get(METADATA_KEY, {}).get("flag", "")
         if flag:
             status = FLAGGED
         found.append(Outcome(student, lesson, exercise, float(meta.get("points", 0)), status, mistake, flag))
-    audit = nb.metadata.get(AUDIT_KEY, {})
+    audit = nb.metadata.get(METADATA_KEY, {})
     for exercise in audit.get("deleted_checks", []):
         found.append(Outcome(student, lesson, exercise, float(POINTS.get(exercise, 0)), CHECK_DELETED, "",
                              audit.get("flags", {}).get(exercise, "its check cell was deleted")))
