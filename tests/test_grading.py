@@ -105,8 +105,9 @@ def test_unanswered_fails_only_when_graded(graded, monkeypatch, capsys):
     assert "⏳" in capsys.readouterr().out
 
 
-def lesson_solutions(path: Path) -> tuple[dict, list[str]]:
-    """The lesson's solutions defined in a namespace that has the lesson's imports; its check calls."""
+def lesson_solutions(path: Path) -> list[tuple[str, dict]]:
+    """Each check call of the lesson, with the namespace right after its solution (the lesson's imports
+    and solutions so far)."""
     nb = nbformat.read(path, as_version=4)
     namespace: dict = {}
     calls = []
@@ -117,17 +118,18 @@ def lesson_solutions(path: Path) -> tuple[dict, list[str]]:
                 imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
                 exec(compile(ast.Module(body=imports, type_ignores=[]), path.name, "exec"), namespace)  # noqa: S102
         exec(nb.cells[exercise.solution_cell].source, namespace)  # noqa: S102
-        calls.append(nb.cells[exercise.check_cell].source)
-    return namespace, calls
+        # the check runs right after its solution, as in the lesson: a later cell may import
+        # nnlib's version under the same name (lesson 03's numerical_gradient)
+        calls.append((nb.cells[exercise.check_cell].source, dict(namespace)))
+    return calls
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_the_lessons_solutions_pass_in_grading_mode(path, graded, capsys):
     """Hidden rounds and the guard against borrowed answers never fail a right answer."""
-    namespace, calls = lesson_solutions(path)
-    namespace["checks"] = checks
-    for call in calls:
-        exec(call, namespace)  # noqa: S102
+    calls = lesson_solutions(path)
+    for call, namespace in calls:
+        exec(call, {**namespace, "checks": checks})  # noqa: S102
     assert capsys.readouterr().out.count("✅") == len(calls)
 
 
