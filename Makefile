@@ -158,4 +158,4 @@ test-grading: $(STAMP) $(GRADING_STAMP)
 # The course without notebooks/ (the solutions), for students: make student-copy TARGET=../course-students
 student-copy: $(STAMP)
 	@[ -n "$(TARGET)" ] || { echo "usage: make student-copy TARGET=<new folder>"; exit 2; }
-	$(PY) -m nnlib.course.student_versions student-copy $(TARGET)
+	$(PY) -m nnlib.course.student_versions student-copy "$(TARGET)"

@@ -58,3 +58,14 @@ def graded(monkeypatch):
     """What nbgrader's autograde sets in the kernel's environment (the checkers' grading mode)."""
     monkeypatch.delenv(STRICT_VARIABLE, raising=False)
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+
+
+@pytest.fixture(scope="session")
+def pristine_exercises(tmp_path_factory) -> Path:
+    """The student notebooks as `make exercises` makes them from the lessons, in a folder of their own:
+    tests that need unfilled exercises read these, so a learner's work in exercises/ changes no test."""
+    from nnlib.course.student_versions import write_exercises
+
+    folder = tmp_path_factory.mktemp("exercises")
+    write_exercises(REPO / "notebooks", folder)
+    return folder

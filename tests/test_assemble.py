@@ -105,8 +105,8 @@ def test_unwritten_pieces_are_borrowed_and_named_and_train_exactly_like_nnlib(mn
         np.testing.assert_array_equal(mine.value, theirs.value)
 
 
-def test_the_unfilled_student_versions_borrow_every_piece_by_name(capsys):
-    pieces = assemble.gather(earlier=LESSONS, folder=REPO / "exercises")
+def test_the_unfilled_student_versions_borrow_every_piece_by_name(pristine_exercises, capsys):
+    pieces = assemble.gather(earlier=LESSONS, folder=pristine_exercises)
     lines = capsys.readouterr().out.splitlines()
     assert sorted(pieces.borrowed) == sorted(assemble.LESSON_OF)
     for name in assemble.LESSON_OF:

@@ -46,9 +46,10 @@ def train(pieces: assemble.Pieces, mnist, n: int = 5000, epochs: int = 1, seed: 
                y_val=mnist.y_val[:2000], step=pieces.step(), loss_fn=pieces.loss(), progress=False)
 
 
-def test_unfilled_lesson_03_shows_no_success_and_counts_the_borrowed_pieces(tmp_path, mnist, capsys):
+def test_unfilled_lesson_03_shows_no_success_and_counts_the_borrowed_pieces(tmp_path, mnist, capsys,
+                                                                          pristine_exercises):
     for lesson in ("02_forward_pass.ipynb", "03_backprop.ipynb"):
-        (tmp_path / lesson).write_bytes((REPO / "exercises" / lesson).read_bytes())
+        (tmp_path / lesson).write_bytes((pristine_exercises / lesson).read_bytes())
     pieces = assemble.gather(earlier=["02_forward_pass.ipynb", "03_backprop.ipynb"], folder=tmp_path)
     history = train(pieces, mnist)
     assert history.val_acc[-1] > 0.85  # nnlib's pieces learn ...

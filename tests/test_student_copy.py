@@ -8,22 +8,24 @@ from pathlib import Path
 
 import pytest
 
-from nnlib.course.student_versions import STUDENT_FILES, make_student_copy
+from nnlib.course.student_versions import STUDENT_FILES, make_student_copy, write_exercises
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def fake_course(folder: Path) -> Path:
-    """A copy of the repository's small files and exercises (no data), to copy from."""
+    """A copy of the repository's small files (no data), with the exercises as `make exercises` makes
+    them (a learner's work in exercises/ is not the course's), to copy from."""
     for name in STUDENT_FILES + ("notebooks",):
         source = ROOT / name
-        if name == "data" or not source.exists():
+        if name in ("data", "exercises") or not source.exists():
             continue
         if source.is_dir():
             shutil.copytree(source, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             folder.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, folder / name)
+    write_exercises(folder / "notebooks", folder / "exercises")
     return folder
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -105,13 +106,39 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class CannotWrite(ValueError):
+    """A refusal before anything is written (or after undoing it); the message is one line."""
+
+
 def read_generated_hashes(target: Path) -> dict[str, str]:
     """Notebook name -> sha256 of the version `write_exercises` last wrote into `target`."""
     path = target / GENERATED_HASHES
     if not path.exists():
         return {}
-    pairs = (line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip())
-    return {name.strip(): digest for digest, name in pairs}
+    if not path.is_file():
+        raise CannotWrite(f"{path} is not a file; get it back with "
+                          f"`git checkout -- {target.name}/{path.name}`")
+    hashes = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        match = re.fullmatch(r"([0-9a-f]{64}) [ *](\S.*)", line.strip())
+        if line.strip() and not match:
+            raise CannotWrite(f"{path}, line {number}, is not '<sha256>  <notebook>' but "
+                              f"{line.strip()[:40]!r} (a merge conflict?): get it back with "
+                              f"`git checkout -- {target.name}/{path.name}`")
+        if match:
+            hashes[match[2].strip()] = match[1]
+    return hashes
+
+
+def check_target(target: Path, repo: Path, what: str) -> None:
+    """Refuse a `target` folder that is a file, or lies inside the course `repo` (a copy of the course
+    into itself would copy itself again, and again)."""
+    if target.exists() and not target.is_dir():
+        raise CannotWrite(f"{what} {target} is a file; expected a folder")
+    inside = target.resolve()
+    if inside == repo.resolve() or repo.resolve() in inside.parents:
+        raise CannotWrite(f"{what} {target} is inside the course ({repo}); choose a folder outside it, "
+                          "e.g. ../course-students")
 
 
 def edited_since_generated(path: Path, last_generated: dict[str, str], content: bytes | None = None) -> bool:
@@ -128,6 +155,8 @@ def write_exercises(lessons: Path, target: Path, force: bool = False) -> list[Pa
     what was last generated (its hash is in `target/.generated.sha256`). Otherwise, and
     without `force`, nothing at all is written and `StudentWorkFound` names the files.
     """
+    if target.exists() and not target.is_dir():
+        raise CannotWrite(f"{target} is a file; expected the folder of the student notebooks")
     lesson_paths = sorted(lessons.glob("*.ipynb"))
     if not lesson_paths:  # e.g. a student copy (no notebooks/): write nothing, keep the hashes
         raise FileNotFoundError(f"no lessons (*.ipynb) in {lessons}: the student notebooks are generated "
@@ -157,18 +186,37 @@ def write_exercises(lessons: Path, target: Path, force: bool = False) -> list[Pa
 
 def make_student_copy(target: Path, repo: Path = REPO) -> list[Path]:
     """Copy the course without `notebooks/` (the solutions) into `target`; return what was copied.
-    nnlib's source comes along: the lessons import it, so its reference code is there too."""
+    nnlib's source comes along: the lessons import it, so its reference code is there too. On an error
+    (a full disk, a read-only folder) what was copied is removed again: nothing is left half-done."""
+    check_target(target, repo, "TARGET")
     if target.exists() and any(target.iterdir()):
         raise FileExistsError(f"{target} is not empty; choose a new folder")
     exercises = repo / "exercises"
+    if not exercises.is_dir():
+        raise CannotWrite(f"{exercises} is not a folder; expected the student notebooks (make exercises)")
     generated = read_generated_hashes(exercises)
     changed = [path.name for path in sorted(exercises.glob("*.ipynb"))
                if edited_since_generated(path, generated)]
     if changed:  # someone's answers (yours?) would go out to every student
         raise ValueError(f"exercises/ differs from what `make exercises` generated ({', '.join(changed)}): "
                          "move that work out of exercises/ (or `make exercises FORCE=1`) before copying")
+    created = not target.exists()
+    try:
+        return _copy_course(target, repo)
+    except OSError as err:
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
+        else:  # an empty folder given: empty it again
+            for path in target.iterdir():
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        raise CannotWrite(f"cannot copy the course to {target}: {err.strerror or err}; nothing was left "
+                          "there") from None
+
+
+def _copy_course(target: Path, repo: Path) -> list[Path]:
     copied = []
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints")
+    target.mkdir(parents=True, exist_ok=True)
     for name in STUDENT_FILES:
         source = repo / name
         if not source.exists():
@@ -176,7 +224,6 @@ def make_student_copy(target: Path, repo: Path = REPO) -> list[Path]:
         if source.is_dir():
             shutil.copytree(source, target / name, ignore=ignore)
         else:
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
         copied.append(target / name)
     # The course README links the lessons with solutions, TEACHING.md and results/: not there.
@@ -203,12 +250,22 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, FileExistsError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
+        except OSError as err:  # e.g. the repository cannot be read
+            print(f"error: {err}", file=sys.stderr)
+            return 1
         print(f"wrote {args.target}: " + ", ".join(path.name for path in copied))
         return 0
     try:
         written = write_exercises(args.lessons, args.target, force=args.force)
     except (StudentWorkFound, FileNotFoundError) as refusal:
         print(refusal, file=sys.stderr)
+        return 1
+    except CannotWrite as refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a read-only or full folder: atomic writes leave each notebook whole
+        print(f"error: cannot write the student notebooks to {args.target}: {err.strerror or err}",
+              file=sys.stderr)
         return 1
     for path in written:
         print(f"wrote {path}")
