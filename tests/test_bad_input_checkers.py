@@ -5,9 +5,11 @@ never a traceback, and names the actual mistake (see tests/bad_input.py)."""
 
 from __future__ import annotations
 
-import _thread
 import math
-import threading
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from nnlib.course.checks import CheckFailed
 from tests.bad_input import Case, case_id, expected, outcome
 
 F = CheckFailed
+REPO = Path(__file__).resolve().parent.parent
 
 
 def check(checker, fn):
@@ -80,15 +83,21 @@ def cosine(step, total, lr, progress=None):
 
 
 def interrupted(checker, fn):
-    """Run a checker on a learner function that never returns, interrupted after 0.3 s as by Ctrl-C."""
+    """Run a checker on a learner function that never returns, interrupted after 0.3 s of CPU time as by
+    Ctrl-C. The watchdog is its own signal (SIGVTALRM), installed for this call only: SIGINT may be
+    ignored (a background job, nohup, CI), and SIGALRM is pytest-timeout's."""
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
 
     def run(_):
-        timer = threading.Timer(0.3, _thread.interrupt_main)
-        timer.start()
+        previous = signal.signal(signal.SIGVTALRM, stop)
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0.3)
         try:
             checker(fn)
         finally:
-            timer.cancel()
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+            signal.signal(signal.SIGVTALRM, previous)
 
     return run
 
@@ -167,3 +176,15 @@ def test_correct_functions_still_pass(capsys):
     checks.scale_images(lambda im: im.reshape(len(im), -1).astype(np.float32) / 255)
     checks.cosine_lr(cosine)
     assert capsys.readouterr().out.count("✅") == 3
+
+
+def test_the_endless_loop_cases_end_when_sigint_is_ignored():
+    """As in a background job, under nohup or in CI: Ctrl-C's signal is ignored, the watchdog still works."""
+    code = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "from tests.test_bad_input_checkers import CASES\n"
+            "from tests.bad_input import outcome\n"
+            "from pathlib import Path\n"
+            "kinds = [outcome(case, Path('.'))[0] for case in CASES if case.name.startswith('endless')]\n"
+            "assert kinds == ['clear', 'clear'], kinds\n")
+    child = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr[-2000:]
