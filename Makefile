@@ -14,7 +14,7 @@ LAB_CONFIG := JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config$(if $(JUPYTER_CONFIG
 # JupyterLab refuses to start as root (containers, lab images) unless told.
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help venv run reference test test-oldest test-browser lab notebooks exercises bench lint clean
+.PHONY: help venv run reference test test-oldest test-browser lab notebooks exercises bench lint clean check-my-work
 
 help:
 	@echo "make run         set up .venv and train SGD, SGD+momentum, Adam; print the results table (runs/reproduce/)"
@@ -22,6 +22,7 @@ help:
 	@echo "make lab         open JupyterLab in the repository (lessons in notebooks/, student versions in exercises/)"
 	@echo "make notebooks   re-execute the lessons in place (stored outputs)"
 	@echo "make exercises   regenerate the student notebooks from the lessons (FORCE=1: even changed ones)"
+	@echo "make check-my-work  students: check your notebooks in exercises/ as grading will (NB=<notebook>: one)"
 	@echo "make reference   maintainers: regenerate the committed reference run in results/"
 	@echo "make test-oldest unit tests and lessons with the oldest versions requirements.txt allows (.venv-oldest)"
 	@echo "make test-browser  run the lessons in JupyterLab in headless Chromium (installs chromium)"
@@ -95,6 +96,11 @@ clean:
 # FORCE=1 discards such changes.
 exercises: $(STAMP)
 	$(PY) -m nnlib.course.student_versions exercises notebooks exercises $(if $(FORCE),--force)
+
+# Students, before handing in: changed or deleted checks, and each check in grading mode (hidden
+# cases), for the notebooks in exercises/ that differ from the handout (NB=<notebook>: that one).
+check-my-work: $(STAMP)
+	$(PY) -m nnlib.course.grading validate $(NB)
 
 # PyTorch is for this comparison only: installed into .venv on demand, never a course requirement.
 # Without it (say offline) the benchmark still runs and says the comparison was skipped.

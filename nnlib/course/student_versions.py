@@ -24,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 
+from nnlib.course.grading.checksums import add_checksums
 from nnlib.course.grading.metadata import BEGIN_SOLUTION, apply_metadata, cell_metadata
 from nnlib.files import atomic_write
 
@@ -80,6 +81,7 @@ def student_version(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNo
     banner["id"] = "student-version-banner"
     student.cells.insert(0, banner)
     student.metadata.pop("widgets", None)
+    add_checksums(student)  # as nbgrader's generate_assignment: an edited or deleted check shows
     return student
 
 

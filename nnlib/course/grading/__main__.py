@@ -3,6 +3,7 @@
     python -m nnlib.course.grading course ../nn-course 02 07  # nbgrader course folder, lessons 02, 07
     python -m nnlib.course.grading report ../nn-course        # what the class got right and wrong
     python -m nnlib.course.grading mark notebooks/*.ipynb     # (re)apply the nbgrader metadata
+    python -m nnlib.course.grading validate exercises/02_forward_pass.ipynb  # students, before handing in
 """
 
 from __future__ import annotations
@@ -47,6 +48,22 @@ def _report(where: Path, out: Path | None, plot: bool) -> int:
     return 0
 
 
+def _validate(paths: list[Path], run: bool) -> int:
+    from nnlib.course.grading.selfcheck import main as self_check
+    from nnlib.course.student_versions import edited_since_generated, read_generated_hashes
+
+    if not paths:  # the student notebooks you worked on
+        exercises = Path("exercises")
+        generated = read_generated_hashes(exercises)
+        paths = [path for path in sorted(exercises.glob("*.ipynb"))
+                 if edited_since_generated(path, generated)]
+        if not paths:
+            print("no notebook in exercises/ differs from the handout yet: nothing to check "
+                  "(or name one: python -m nnlib.course.grading validate exercises/02_forward_pass.ipynb)")
+            return 0
+    return self_check(paths, run=run)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nnlib.course.grading", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,12 +79,19 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--no-plot", action="store_true", help="skip the figure")
     mark = commands.add_parser("mark", help="apply the nbgrader metadata to lessons in place")
     mark.add_argument("paths", nargs="+", type=Path)
+    validate = commands.add_parser("validate", help="students: check notebooks as grading will (changed or "
+                                                    "deleted checks, each check in grading mode)")
+    validate.add_argument("paths", nargs="*", type=Path,
+                          help="notebooks (default: those in exercises/ that differ from the handout)")
+    validate.add_argument("--no-run", action="store_true", help="only look for changed or deleted checks")
     args = parser.parse_args(argv)
     try:
         if args.command == "course":
             return _course(args.folder, args.lessons)
         if args.command == "report":
             return _report(args.where, args.out, plot=not args.no_plot)
+        if args.command == "validate":
+            return _validate(args.paths, run=not args.no_run)
         return _mark(args.paths)
     except (ValueError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)

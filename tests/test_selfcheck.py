@@ -1,0 +1,72 @@
+"""The student notebooks carry nbgrader's checksums, and the students' self-check
+(`make check-my-work`) names an edited or deleted check and each failing check."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nnlib.course.grading.checksums import CHECKS_KEY, checksum, find_tampering
+from nnlib.course.grading.selfcheck import self_check
+
+REPO = Path(__file__).resolve().parent.parent
+EXERCISES = sorted((REPO / "exercises").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda path: path.stem)
+def test_every_locked_cell_of_the_handouts_carries_its_checksum(path):
+    nb = nbformat.read(path, as_version=4)
+    graded = [cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+    assert graded and nb.metadata[CHECKS_KEY] == [cell.metadata.nbgrader.grade_id for cell in graded]
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if meta:
+            assert meta["checksum"] == checksum(cell) and meta["cell_type"] == cell.cell_type
+    tampering = find_tampering(nb)
+    assert tampering.checks_intact and tampering.changed_other == 0
+
+
+def _handout(name: str = "02_forward_pass") -> nbformat.NotebookNode:
+    return nbformat.read(REPO / "exercises" / f"{name}.ipynb", as_version=4)
+
+
+def _cell(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
+    return next(cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def test_an_edited_or_deleted_check_is_found_and_an_answer_is_not_tampering():
+    nb = _handout()
+    _cell(nb, "softmax").source = "def softmax(z):\n    return z\n"  # an answer: the student's to write
+    assert find_tampering(nb).checks_intact
+    edited = copy.deepcopy(nb)
+    _cell(edited, "check_softmax").source = 'print("✅ softmax: passed")'
+    assert find_tampering(edited).changed_checks == ["check_softmax"]
+    deleted = copy.deepcopy(nb)
+    deleted.cells.remove(_cell(deleted, "check_relu"))
+    assert find_tampering(deleted).deleted_checks == ["check_relu"]
+    deleted.metadata.pop(CHECKS_KEY)  # found from the answer cell without its check, too
+    assert find_tampering(deleted).deleted_checks == ["check_relu"]
+    tried = copy.deepcopy(nb)  # a "Try this" experiment in a read-only code cell
+    next(cell for cell in tried.cells if cell.metadata.get("nbgrader", {}).get("locked")
+         and not cell.metadata["nbgrader"]["grade"] and cell.cell_type == "code").source += "\nprint(1)"
+    assert find_tampering(tried).checks_intact and find_tampering(tried).changed_other == 1
+
+
+def test_the_self_check_runs_the_notebook_in_grading_mode(tmp_path):
+    """Lesson 00 (seconds to run): its first answer right, its check of the second edited."""
+    nb = _handout("00_start_here")
+    _cell(nb, "normalize_rows").source = ("def normalize_rows(x):\n"
+                                          "    return x / x.sum(axis=1, keepdims=True)\n")
+    _cell(nb, "check_count_labels").source = 'print("✅ count_labels: passed")'
+    path = tmp_path / "00_start_here.ipynb"
+    nbformat.write(nb, path)
+    before = path.read_bytes()
+    result = self_check(path)
+    assert not result.ok
+    assert "✅ normalize_rows: passed (with the hidden cases)" in result.lines
+    assert any(line.startswith("❌ the check cell of count_labels was changed") for line in result.lines)
+    assert "❓ count_labels: its check was changed, so this run of it says nothing" in result.lines
+    assert path.read_bytes() == before  # the student's file is never changed
