@@ -151,6 +151,7 @@ WRONG = [
     (checks.linear_forward, lambda x, W, b: W @ x + b, "their product in that order"),
     (checks.linear_forward, lambda x, W, b: np.dot(W, x) + b, "their product in that order"),
     (checks.linear_forward, lambda x, W, b: x @ W - b, "don't subtract"),
+    (checks.linear_forward, lambda x, W, b: (x @ W + b).T, "got \\(3, 4\\), its transpose"),
     (checks.linear_forward, lambda x, W, b: x @ W.T + b if W.shape[0] == W.shape[1] else x @ W + b,
      "W transposed"),
     (checks.relu, lambda x: x > 0, "True/False"),

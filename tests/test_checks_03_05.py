@@ -308,6 +308,8 @@ WRONG = [
     (checks.linear_backward, lambda dy, x, W: (np.dot(dy, W), x.T @ dy, dy.sum(axis=0)), "dy \\(N, n_out\\)"),
     (checks.linear_backward, lambda dy, x, W: (x.T @ dy, dy.sum(axis=0)), "tuple of 3"),
     (checks.linear_backward, lambda dy, x, W: None, "returned None"),
+    (checks.linear_backward, lambda dy, x, W: (dy @ W.T, 2 * x.T @ dy, dy.sum(axis=0)),
+     "dW: every entry is 2 times the expected one"),
     (checks.linear_backward, lambda dy, x, W: (x.T @ dy, dy @ W.T, dy.sum(axis=0)),
      "shapes of \\(dW, dx, db\\): return \\(dx, dW, db\\) in this order"),
     (checks.linear_backward, lambda dy, x, W: (dy.sum(axis=0), x.T @ dy, dy @ W.T),
@@ -376,6 +378,7 @@ WRONG = [
     (checks.dropout_forward, one_draw_per_row, "whole examples vanish"),
     # lesson 04: dropout backward
     (checks.dropout_backward, lambda dy, mask: dy * (mask != 0), "already holds it"),
+    (checks.dropout_backward, lambda dy, mask: dy, "returned dy unchanged: the mask was not applied"),
     (checks.dropout_backward, lambda dy, mask: dy * mask / 0.5 if mask is not None else dy, "divide again"),
     (checks.dropout_backward, lambda dy, mask: mask, "you returned the mask"),
     (checks.dropout_backward, lambda dy, mask: dy * mask, "mask is None in evaluation mode"),

@@ -233,6 +233,9 @@ COSINE_MISTAKES = [
     (lambda step, total, lr: 0.5 * lr * (1 - math.cos(math.pi * min(step, total) / total)), "backwards"),
     (lambda step, total, lr: lr * math.cos(math.pi * min(step, total) / total), "goes negative"),
     (lambda step, total, lr: None, "returned None"),
+    (lambda step, total, lr: 0.5 * lr * (1 + math.cos(math.pi * min(step, total) / total))
+     + 0.01 * (step == 50),
+     "the first is step 50: got"),  # the step's number, not its position in the list of steps
 ]
 
 

@@ -157,6 +157,10 @@ def _expect_close(
         message = hint(got, expected)
         if message:
             raise CheckFailed(f"{case}: {message}")
+    factor = _constant_ratio(got, expected)
+    if factor is not None:
+        raise CheckFailed(f"{case}: every entry is {factor:.4g} times the expected one: a constant factor is "
+                          "wrong (one that should not be there, or one that is missing)")
     wrong = ~np.isclose(got, expected, rtol=rtol, atol=atol)
     first = tuple(int(i) for i in np.argwhere(wrong)[0]) if got.ndim else ()
     raise CheckFailed(
@@ -164,6 +168,24 @@ def _expect_close(
         f"(largest difference {float(np.max(np.abs(got - expected))):.3g}); "
         f"first at index {first}: got {got[first]:.6g}, expected {expected[first]:.6g}"
     )
+
+
+def _constant_ratio(got: np.ndarray, expected: np.ndarray) -> float | None:
+    """The factor c when `got` is c times `expected` in every entry (c not 1, at least two
+    nonzero entries to tell), else None."""
+    if got.shape != expected.shape or got.dtype.kind not in "iuf" or expected.dtype.kind not in "iuf":
+        return None
+    expected = expected.astype(np.float64)
+    scale = float(np.abs(expected).max()) if expected.size else 0.0
+    nonzero = np.abs(expected) > 1e-6 * scale
+    if np.count_nonzero(nonzero) < 2:
+        return None
+    factor = float(np.median(got[nonzero] / expected[nonzero]))
+    if not np.isfinite(factor) or factor == 0 or np.isclose(factor, 1.0, rtol=1e-3):
+        return None
+    if np.allclose(got, factor * expected, rtol=1e-4, atol=1e-6 * scale * abs(factor)):
+        return factor
+    return None
 
 
 def hint_scaled(factor: float, cause: str) -> Hint:

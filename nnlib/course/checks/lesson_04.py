@@ -147,6 +147,9 @@ def dropout_backward(fn: Callable) -> str:
         hints = [] if mask is None else [
             _hint_matches(lambda mask=mask: mask,
                           "you returned the mask; multiply it with dy (the chain rule)"),
+            _hint_matches(lambda dy=dy: dy,
+                          "you returned dy unchanged: the mask was not applied; in training dx = dy * mask "
+                          "(only in evaluation mode, where the mask is None, is dx = dy)"),
             _hint_matches(lambda dy=dy, mask=mask: dy * (mask != 0),
                           "the gradient must carry the same scale 1/(1-p) as the forward pass; the mask "
                           "already holds it, so dx = dy * mask"),

@@ -272,8 +272,12 @@ def linear_forward(fn: Callable) -> str:
             error_hints=_matmul_shape_hints("x is (N, n_in) and W is (n_in, n_out); their product in that "
                                             "order is (N, n_out)"),
         )
+        got = _as_result(got, f"on {case}")
+        if got.ndim == 2 and got.shape == (n_out, batch) and n_out != batch:
+            raise CheckFailed(f"on {case}: expected shape ({batch}, {n_out}), one row per example, got "
+                              f"{got.shape}, its transpose: compute x @ W + b (x first)")
         _expect_close(
-            _as_result(got, f"on {case}"), layer.forward(x), f"on {case}",
+            got, layer.forward(x), f"on {case}",
             rtol=1e-4 if dtype == np.float32 else 1e-7, atol=1e-5 if dtype == np.float32 else 1e-9,
             hints=[
                 _hint_matches(lambda x=x, W=W: x @ W, "the bias b is missing: add it to every row"),

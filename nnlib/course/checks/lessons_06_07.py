@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -292,9 +293,18 @@ def cosine_lr(fn: Callable) -> str:
             _hint_variant(lr * 0.5 * (1 + np.cos(np.radians(np.pi * clamped / total))),
                           "np.radians converts degrees to radians, but pi * step / total is already in "
                           "radians: leave np.radians out"),
+            functools.partial(_first_wrong_step, steps=steps),
         ]
         _expect_close(got_array, expected, case, hints=hints, rtol=1e-6, atol=1e-12, check_dtype=False)
     return "start, middle, end and past the end of three schedules; matches nnlib.optim.cosine_schedule"
+
+
+def _first_wrong_step(got: np.ndarray, expected: np.ndarray, steps: Sequence[int]) -> str:
+    """Name the first wrong step by its number (not by its position in the list of steps)."""
+    wrong = ~np.isclose(got, expected, rtol=1e-6, atol=1e-12)
+    first = int(np.argmax(wrong))
+    return (f"{int(wrong.sum())} of the {len(steps)} steps checked are wrong; the first is step "
+            f"{steps[first]}: got {got[first]:.6g}, expected {expected[first]:.6g}")
 
 
 @checker("accuracy")
