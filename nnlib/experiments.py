@@ -129,9 +129,10 @@ def fit_and_evaluate(
     """Train `model` as `config` says (its epochs, batch size and L2; `rng` shuffles), then
     evaluate it on every split. `fit_options` go to `fit` (e.g. `loss_fn`, `l2_functions`)."""
     started = time.perf_counter()
+    l2 = 0.0 if "step" in fit_options else config.l2  # a training step adds L2 itself
     history = fit(
         model, optimizer, data.x_train, data.y_train,
-        epochs=config.epochs, rng=rng, batch_size=config.batch_size, l2=config.l2,
+        epochs=config.epochs, rng=rng, batch_size=config.batch_size, l2=l2,
         schedule=schedule, x_val=data.x_val, y_val=data.y_val, progress=progress, **fit_options,
     )
     seconds = time.perf_counter() - started

@@ -150,3 +150,177 @@ def test_fit_refuses_l2_beside_a_step(mnist):
     with pytest.raises(ValueError, match="L2 is the step's job"):
         fit(model, SGD(model.parameters(), lr=0.1), mnist.x_train[:10], mnist.y_train[:10], epochs=1,
             rng=np.random.default_rng(0), l2=1e-4, step=lambda *args: None, progress=False)
+
+
+# --- lessons 04 to 07: the same step, with dropout, L2 and optimizers plugged in ---------------
+
+LESSONS = ("02_forward_pass.ipynb", "03_backprop.ipynb", "04_dropout.ipynb", "05_l2_regularization.ipynb",
+           "06_optimizers.ipynb")
+
+
+@pytest.fixture(scope="module")
+def all_pieces() -> assemble.Pieces:
+    return assemble.gather(earlier=LESSONS, folder=NOTEBOOKS)
+
+
+def with_replaced(pieces: assemble.Pieces, capsys, **replaced) -> assemble.Pieces:
+    """Every reference answer, with `replaced` pieces swapped in."""
+    swapped = assemble.gather(here={**pieces.functions, **replaced})
+    capsys.readouterr()
+    return swapped
+
+
+@pytest.mark.parametrize("kind", ["sgd", "momentum", "adam"])
+def test_the_learners_step_with_an_optimizer_plugged_in_takes_nnlibs_steps(all_pieces, mnist, kind):
+    """20 steps of the learner's train_step with the optimizer's direction == nnlib's fit and optimizer."""
+    from nnlib.optim import Adam, cosine_schedule
+
+    lr = 1e-3 if kind == "adam" else 0.05
+    x, y = mnist.x_train[:20 * 128], mnist.y_train[:20 * 128]
+    reference = mlp(SIZES, 0.1, np.random.default_rng(1))
+    optimizer = (Adam(reference.parameters(), lr=lr) if kind == "adam" else
+                 SGD(reference.parameters(), lr=lr, momentum=0.9 if kind == "momentum" else 0.0))
+    fit(reference, optimizer, x, y, epochs=1, rng=np.random.default_rng(2), l2=1e-4,
+        schedule=cosine_schedule(lr, 20), progress=False)
+    yours = all_pieces.network(SIZES, 0.1, np.random.default_rng(1))
+    your_optimizer = all_pieces.optimizer(kind, yours.parameters(), lr, momentum=0.9)
+    fit(yours, your_optimizer, x, y, epochs=1, rng=np.random.default_rng(2), progress=False,
+        schedule=all_pieces.cosine_schedule(lr, 20), step=all_pieces.step(your_optimizer, l2=1e-4),
+        loss_fn=all_pieces.loss())
+    assert your_optimizer.steps == 20
+    for mine, theirs in zip(yours.parameters(), reference.parameters(), strict=True):
+        np.testing.assert_allclose(mine.value, theirs.value, rtol=0, atol=1e-4 if kind == "adam" else 1e-6,
+                                   err_msg=mine.name)
+
+
+def test_zero_gradients_stop_learning_and_the_verdict_names_the_piece(mnist, capsys):
+    def zero_gradients(dy, x, W):
+        return dy @ W.T, np.zeros_like(W), np.zeros(W.shape[1], dtype=W.dtype)
+
+    pieces = lesson_03_pieces(capsys, linear_backward=zero_gradients)
+    history = train(pieces, mnist)
+    assert history.val_acc[-1] < 0.3
+    assert not pieces.verdict(history, expected_acc=0.85)
+    printed = capsys.readouterr().out
+    assert "❌ your network did not learn" in printed and "your linear_backward failed its check" in printed
+
+
+def run_04(pieces: assemble.Pieces, mnist, p: float) -> tuple[History, float]:
+    """Lesson 04's run, shortened: your network with dropout p; returns its history and its
+    validation loss measured by `evaluate` with your loss."""
+    from nnlib.train import evaluate
+
+    model = pieces.network(SIZES, p, np.random.default_rng(1))
+    history = fit(model, SGD(model.parameters(), lr=0.1), mnist.x_train[:5000], mnist.y_train[:5000],
+                  epochs=2, batch_size=100, rng=np.random.default_rng(2), x_val=mnist.x_val[:2000],
+                  y_val=mnist.y_val[:2000], step=pieces.step(), loss_fn=pieces.loss(), progress=False)
+    val_loss, _ = evaluate(model, mnist.x_val[:2000], mnist.y_val[:2000], loss_fn=pieces.loss())
+    return history, val_loss
+
+
+def test_dropout_without_its_scale_changes_the_comparison_and_the_text_says_why(all_pieces, mnist, capsys):
+    def unscaled(x, p, rng, training):
+        if not training or p == 0:
+            return x, None
+        mask = (rng.random(x.shape, dtype=np.float32) >= p).astype(x.dtype)
+        return x * mask, mask
+
+    pieces = with_replaced(all_pieces, capsys, dropout_forward=unscaled)
+    _, reference_loss = run_04(all_pieces, mnist, 0.5)
+    history, unscaled_loss = run_04(pieces, mnist, 0.5)
+    assert abs(unscaled_loss - reference_loss) > 0.05 * reference_loss  # training shows the bug
+    assert not pieces.verdict(history, expected_acc=0.5)
+    line = pieces.explain(["dropout_forward", "dropout_backward"], "this comparison")
+    printed = capsys.readouterr().out
+    assert "your dropout_forward failed its check" in printed
+    assert line == "⚠️ this comparison depends on pieces that are not your correct code yet: your " \
+                   "dropout_forward failed its check"
+    assert all_pieces.explain(["dropout_forward", "dropout_backward"]) == ""
+
+
+def test_an_l2_gradient_twice_too_large_decays_blank_pixels_twice_as_fast_and_is_named(all_pieces, mnist,
+                                                                                      capsys):
+    def doubled(params, lam):
+        for p in params:
+            if p.value.ndim == 2:
+                p.grad += 2 * lam * p.value
+
+    pieces = with_replaced(all_pieces, capsys, add_l2_grad=doubled)
+    assert "you added 2 * lam * W" in pieces.failed["add_l2_grad"]
+    x, y = mnist.x_train[:2000], mnist.y_train[:2000]
+    blank = np.flatnonzero(x.max(axis=0) == 0)
+    model = pieces.network(SIZES, 0.0, np.random.default_rng(1))
+    before = np.linalg.norm(model.weights()[0].value[blank])
+    optimizer = SGD(model.parameters(), lr=0.1)
+    history = fit(model, optimizer, x, y, epochs=2, batch_size=100, rng=np.random.default_rng(2),
+                  x_val=mnist.x_val[:1000], y_val=mnist.y_val[:1000], step=pieces.step(l2=0.01),
+                  loss_fn=pieces.loss(), progress=False)
+    kept = np.linalg.norm(model.weights()[0].value[blank]) / before
+    assert kept == pytest.approx((1 - 0.1 * 2 * 0.01) ** optimizer.steps, rel=1e-3)  # twice the decay
+    assert kept != pytest.approx((1 - 0.1 * 0.01) ** optimizer.steps, rel=1e-2)
+    pieces.verdict(history, expected_acc=0.5)
+    printed = capsys.readouterr().out
+    assert "your add_l2_grad failed its check" in printed and "✅" not in printed
+
+
+def adam_run(pieces: assemble.Pieces, mnist, lr: float = 1e-3) -> History:
+    """Lesson 06's Adam run, shortened."""
+    model = pieces.network(SIZES, 0.1, np.random.default_rng(1))
+    optimizer = pieces.optimizer("adam", model.parameters(), lr)
+    return fit(model, optimizer, mnist.x_train[:5000], mnist.y_train[:5000], epochs=2,
+               rng=np.random.default_rng(1), x_val=mnist.x_val[:2000], y_val=mnist.y_val[:2000],
+               step=pieces.step(optimizer, l2=1e-4), loss_fn=pieces.loss(), progress=False)
+
+
+def test_adam_without_bias_correction_trains_differently_and_only_adams_verdict_names_it(all_pieces, mnist,
+                                                                                          capsys):
+    def uncorrected(w, g, m, v, t, lr, beta1, beta2, eps):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        return w - lr * m / (np.sqrt(v) + eps), m, v
+
+    pieces = with_replaced(all_pieces, capsys, adam_step=uncorrected)
+    assert "adam_step" in pieces.failed
+    reference = adam_run(all_pieces, mnist)
+    history = adam_run(pieces, mnist)
+    assert history.train_loss[0] != pytest.approx(reference.train_loss[0], rel=1e-3)  # other steps
+    assert not pieces.verdict(history, expected_acc=0.5, without=["sgd_momentum_step"])
+    assert "your adam_step failed its check" in capsys.readouterr().out
+    pieces.verdict(history, expected_acc=0.5, without=["adam_step"])  # as for lesson 06's momentum run
+    assert "adam_step" not in capsys.readouterr().out
+
+
+def test_lesson_07s_run_of_your_network_uses_your_step_and_its_row_says_what_was_borrowed(all_pieces, mnist,
+                                                                                          capsys):
+    from nnlib.experiments import COURSE_RUNS, with_overrides
+
+    def not_yet(*args):
+        raise NotImplementedError
+
+    pieces = with_replaced(all_pieces, capsys, softmax=not_yet, train_step=not_yet)
+    config = with_overrides(next(c for c in COURSE_RUNS if c.name == "Adam"), epochs=1, name="Your network")
+    calls = []
+    original = pieces.step
+
+    def counting_step(*args, **kwargs):
+        calls.append(kwargs)
+        return original(*args, **kwargs)
+
+    pieces.step = counting_step
+    result = assemble.train_course_run(config, mnist, pieces, progress=False)
+    assert calls == [{"l2": config.l2}] and result.val_acc > 0.9
+    assert result.config.l2 == config.l2
+    assert pieces.table_note() == " (1 of 13 pieces nnlib's)"  # train_step; softmax and momentum unused
+    probs = pieces.predict_proba(result.model, mnist.x_test[:100])
+    assert pieces.table_note() == " (2 of 14 pieces nnlib's)"
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
+    assert all_pieces.table_note() == ""
+
+
+def test_claims_compare_numbers_as_they_are():
+    from nnlib.course import claims
+
+    assert claims.change(0.142, 0.173) == "lower (better): 0.142 against 0.173"
+    better = "higher (better): 96.26% against 95.68%"
+    assert claims.change(0.9626, 0.9568, ".2%", lower_is_better=False) == better
+    assert claims.change(0.2, 0.1) == "higher (worse): 0.200 against 0.100"

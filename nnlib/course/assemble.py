@@ -169,16 +169,17 @@ class Pieces:
 
     # --- after training -------------------------------------------------------------------
 
-    def verdict(self, history: History, expected_acc: float, pieces: Sequence[str] | None = None) -> bool:
+    def verdict(self, history: History, expected_acc: float, pieces: Sequence[str] | None = None,
+                without: Sequence[str] = ()) -> bool:
         """Print plainly whether your network learned (final validation accuracy at least
         `expected_acc`), judged on your code only: with a borrowed piece among `pieces` (default:
         the gathered pieces that training used) there is no ✅, and the count of nnlib's pieces
         comes first. Points back to every failed check, and says which parts of the run were yours
-        and which nnlib's.
+        and which nnlib's. `without`: pieces this run did not use (another run of the lesson did).
         Returns True when it learned with your pieces only, all of them passing their checks."""
         accuracy = history.val_acc[-1] if history.val_acc else float("nan")
         epochs = f"{history.epochs} epoch{'s' * (history.epochs != 1)}"
-        names = self._judged(pieces)
+        names = [name for name in self._judged(pieces) if name not in without]
         borrowed = [name for name in names if name in self.borrowed]
         failed = {name: self.failed[name] for name in names if name in self.failed}
         learned = accuracy >= expected_acc
@@ -237,6 +238,28 @@ class Pieces:
         if not yours:
             return f"none of this run was your code yet: nnlib's ran the {_listed(nnlibs)}"
         return f"your code ran the {_listed(yours)}; nnlib's ran in the {_listed(nnlibs)}"
+
+    def explain(self, names: Sequence[str], what: str = "this result") -> str:
+        """Print and return a line naming the pieces among `names` that are not your correct code
+        (failed, or borrowed), on which `what` depends; "" (nothing printed) when there are none."""
+        causes = [f"your {name} failed its check" for name in names if name in self.failed]
+        causes += [f"nnlib's {name} stood in for yours" for name in names if name in self.borrowed]
+        if not causes:
+            return ""
+        line = f"⚠️ {what} depends on pieces that are not your correct code yet: {'; '.join(causes)}"
+        print(line)
+        return line
+
+    def table_note(self) -> str:
+        """What a results table must say beside a run of your network: "" when every piece it used
+        is yours and passed its check, else e.g. " (2 of 16 pieces nnlib's; your adam_step failed
+        its check)"."""
+        notes = [self.borrowed_count()] if self.borrowed_count() else []
+        failed = [name for name in self._judged(None) if name in self.failed]
+        if failed:
+            checks_word = "its check" if len(failed) == 1 else "their checks"
+            notes.append(f"your {', '.join(failed)} failed {checks_word}")
+        return f" ({'; '.join(notes)})" if notes else ""
 
     def borrowed_count(self, pieces: Sequence[str] | None = None) -> str:
         """"" when every piece among `pieces` (default all) is yours, else e.g. "3 of 16 pieces nnlib's"."""
@@ -492,7 +515,8 @@ class YourAdam(Adam):
 
 def train_course_run(config: RunConfig, data: MNIST, pieces: Pieces, progress: bool = True) -> RunResult:
     """`nnlib.experiments.train_run` with your pieces: the same network, seed, optimizer,
-    schedule, L2 and dropout as the configuration `config`, built from `pieces`."""
+    schedule, L2 and dropout as the configuration `config`, built from `pieces`, trained by
+    your training step (with your L2 and your optimizer plugged in) and measured by your loss."""
     rng = np.random.default_rng(config.seed)
     model = pieces.network(COURSE_SIZES, config.dropout, rng)
     optimizer = pieces.optimizer(config.optimizer, model.parameters(), config.lr, momentum=config.momentum)
@@ -501,4 +525,4 @@ def train_course_run(config: RunConfig, data: MNIST, pieces: Pieces, progress: b
     else:
         schedule = constant_schedule(config.lr)
     return fit_and_evaluate(config, data, model, optimizer, schedule, rng, progress,
-                            loss_fn=pieces.loss(), l2_functions=pieces.l2_functions())
+                            step=pieces.step(optimizer, l2=config.l2), loss_fn=pieces.loss())
