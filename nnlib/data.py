@@ -184,6 +184,8 @@ def minibatches(
     The buffer is reused: a batch is only valid until the next one is drawn
     (copy it if you keep it).
     """
+    if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
+        raise ValueError(f"minibatches: expected NumPy arrays, got {type(x).__name__}, {type(y).__name__}")
     if len(x) != len(y):
         raise ValueError(f"minibatches: x has {len(x)} samples but y has {len(y)}; they must match")
     batch_size = integer(batch_size, "batch_size", "minibatches")

@@ -214,6 +214,8 @@ class Dropout:
         return []
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if not isinstance(x, np.ndarray):
+            raise ValueError(f"{self.name}: expected a NumPy array, got {type(x).__name__}")
         if not training or self.p == 0.0:
             self.mask = None
             return x

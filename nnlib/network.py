@@ -61,11 +61,8 @@ class Sequential:
     __call__ = forward
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
-        """dy: `(batch, out_features)` -> dx `(batch, in_features)`, or None if not needed.
-
-        Fills every parameter's `.grad`. Training never needs dx of the input images, so `fit` passes
-        `need_input_grad=False`.
-        """
+        """dy: `(batch, out_features)` -> dx `(batch, in_features)`, or None if not needed; fills every
+        parameter's `.grad` (training never needs dx of the images: `fit` passes `need_input_grad=False`)."""
         for index in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[index]
             if index == self._first_trainable and isinstance(layer, Linear) and not need_input_grad:
@@ -109,10 +106,8 @@ def mlp(
     rng: np.random.Generator,
     dtype: np.dtype | type = np.float32,
 ) -> Sequential:
-    """Build Linear -> ReLU -> Dropout blocks, ending with a plain Linear (the logits).
-
-    `mlp((784, 128, 64, 10), 0.1, rng)` is the course network; no Dropout layers when `dropout == 0`.
-    """
+    """Build Linear -> ReLU -> Dropout blocks, ending with a plain Linear (the logits):
+    `mlp((784, 128, 64, 10), 0.1, rng)` is the course network (no Dropout layers when `dropout == 0`)."""
     if not isinstance(sizes, tuple | list) or len(sizes) < 2:
         raise ValueError("mlp: sizes must be a list of at least 2 layer sizes (input and output), "
                          f"got {sizes!r}")
@@ -150,12 +145,9 @@ class ModelFileError(ValueError):
 
 
 def _read_model_file(path: Path) -> tuple[list[dict], list[np.ndarray]]:
-    """The checked header and parameter arrays of a model file.
-
-    Order matters: the header is checked against the stored arrays' own headers (shapes and dtypes,
-    read without loading any data) before a single array is loaded or a layer is built, so a
-    damaged or hostile file cannot make nnlib allocate more than the file holds.
-    """
+    """The checked header and parameter arrays of a model file. Order matters: the header is checked against
+    the stored arrays' own headers (shapes and dtypes, read without loading any data) before a single array
+    is loaded or a layer is built: a damaged or hostile file cannot make nnlib allocate more than it holds."""
     if kind := kind_of(path):  # never read a device, FIFO or folder
         raise ModelFileError(f"{path} is {kind}, not a model file")
     if not path.exists():

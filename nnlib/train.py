@@ -150,6 +150,8 @@ def evaluate(
         logits = model.forward(xb)
         loss_sum += (loss_fn.forward(logits, yb) if loss_fn else cross_entropy(logits, yb)) * len(xb)
         correct += int((logits.argmax(axis=1) == yb).sum())
+    if not math.isfinite(loss_sum):  # the inputs are finite (checked): the weights are not
+        raise ValueError(f"evaluate: the loss is {loss_sum}: the model's weights hold NaN or infinite values")
     return loss_sum / len(x), correct / len(x)
 
 
@@ -164,6 +166,8 @@ def _check_dataset(model: Sequential, x: np.ndarray, y: np.ndarray, where: str) 
         raise ValueError(f"{where}: model must be a Sequential such as nnlib.mlp(...), "
                          f"got {type(model).__name__}")
     check_input(x, model.in_features, f"{where}: x", model.dtype)
+    if not isinstance(y, np.ndarray):
+        raise ValueError(f"{where}: y must be a NumPy array of labels, got {type(y).__name__}")
     if len(x) == 0:
         raise ValueError(f"{where}: got an empty dataset")
     if len(x) != len(y):

@@ -1,12 +1,9 @@
 """Argument checks shared by nnlib's public functions.
 
 Each check raises a one-line `ValueError` (also for a value of the wrong kind, so that one `except
-ValueError` catches every bad argument) that names the function, the argument, what was expected and
-what came, e.g.
-
-    fit: batch_size must be a positive integer, got 32.5
-
-so a learner sees their own mistake instead of a NumPy error from deep inside.
+ValueError` catches every bad argument) that names the function, the argument, what was expected and what
+came (`fit: batch_size must be a positive integer, got 32.5`): a learner sees their own mistake instead of
+a NumPy error from deep inside.
 """
 
 from __future__ import annotations

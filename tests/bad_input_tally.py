@@ -19,7 +19,7 @@ from tests.bad_input import OUTCOMES, expected, outcome  # noqa: E402
 
 CATEGORIES = ("cli", "api", "data_files", "model_files", "signals", "checkers")
 # The surfaces of the second round (issue "Bad input on the new surfaces").
-NEW_CATEGORIES = ("gather", "pieces", "special_files", "student_copy")
+NEW_CATEGORIES = ("gather", "pieces", "special_files", "student_copy", "old_gaps")
 
 
 def main(argv: list[str]) -> int:

@@ -46,16 +46,24 @@ def l2_penalty(fn: Callable) -> str:
     from nnlib.layers import Parameter
     from nnlib.losses import l2_penalty as reference
 
+    rng = _cases(52)
     for case, params, lam in _l2_cases(_cases(51)):
         case = f"on {case}"
+        for p in params:  # gradients as after a backward pass: the penalty must leave them alone
+            p.grad = rng.standard_normal(p.value.shape).astype(p.value.dtype)
         # Every expectation below comes from these untouched copies: a learner's function that
         # squares the weights in place must not change what it is compared with.
         originals = [Parameter(p.value, p.name) for p in params]
+        grads = [p.grad.copy() for p in params]
         got = _call_quietly(fn, params, lam)
         if any(not np.array_equal(p.value, o.value) for p, o in zip(params, originals, strict=True)):
             raise CheckFailed(f"{case}: your function changed the weights in place (e.g. w.value **= 2 or "
                               "w.value *= ...): compute with new arrays, w.value ** 2, and leave the "
                               "parameters as they are")
+        if any(not np.array_equal(p.grad, g) for p, g in zip(params, grads, strict=True)):
+            raise CheckFailed(f"{case}: your function changed the gradients (.grad), which hold the data "
+                              "gradients of the backward pass: l2_penalty only computes a number; the "
+                              "gradient of the penalty is add_l2_grad's job")
         params = originals
         if got is None:
             raise CheckFailed(f"{case}: your function returned None; did you forget `return`?")

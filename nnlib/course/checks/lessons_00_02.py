@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable
 
 import numpy as np
@@ -123,7 +125,7 @@ def scale_images(fn: Callable) -> str:
                               "(twice the memory of float32): convert to float32 first, then scale")
         if got.dtype.kind in "iub":
             raise CheckFailed(f"{case}: your result has dtype {got.dtype}; it must be float32 in [0, 1]")
-        if got.dtype == np.float32 and images.size >= 3000 and _makes_float64_copy(fn, images):
+        if got.dtype == np.float32 and _makes_float64_copy(fn, images):
             raise CheckFailed(f"{case}: right values, but on the way your function makes a float64 copy of "
                               "the images (dividing uint8 by 255 gives float64, twice the memory of "
                               "float32): convert to float32 first, then divide")
@@ -138,26 +140,44 @@ def scale_images(fn: Callable) -> str:
     return f"{len(cases)} batches: float32, flattened, 0 -> 0.0 and 255 -> 1.0"
 
 
-def _makes_float64_copy(fn: Callable, images: np.ndarray) -> bool:
-    """Does `fn(images)` allocate as much as a float64 copy on top of its float32 result? NumPy
-    reports its array memory to tracemalloc, so the peak of one call tells."""
-    import tracemalloc
+class _Watched(np.ndarray):
+    """The images, watched: `record` (shared with their views and casts) holds their size and the shapes
+    of the float64 arrays as large as all the images that an operation on them made. Watching operations,
+    not memory, leaves alone what else a correct function does (printing, building a list)."""
 
-    if tracemalloc.is_tracing():  # someone else is measuring: do not disturb them
-        return False
-    copy = images.copy()
-    tracemalloc.start()
+    def __array_finalize__(self, parent) -> None:
+        self.record = getattr(parent, "record", None)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        plain = [x.view(np.ndarray) if isinstance(x, _Watched) else x for x in inputs]
+        if "out" in kwargs:
+            kwargs["out"] = tuple(x.view(np.ndarray) if isinstance(x, _Watched) else x for x in kwargs["out"])
+        result = getattr(ufunc, method)(*plain, **kwargs)
+        for part in result if isinstance(result, tuple) else (result,):
+            self._note(part)
+        return result
+
+    def astype(self, dtype, *args, **kwargs):
+        return self._note(super().astype(dtype, *args, **kwargs))
+
+    def _note(self, array):
+        if self.record is not None and isinstance(array, np.ndarray) and array.dtype == np.float64 \
+                and array.size >= self.record["size"]:
+            self.record["float64"].append(array.shape)
+        return array
+
+
+def _makes_float64_copy(fn: Callable, images: np.ndarray) -> bool:
+    """Does `fn(images)` make a float64 array as large as the images on the way (say `images / 255`,
+    before converting to float32)?"""
+    watched = images.copy().view(_Watched)
+    watched.record = {"size": images.size, "float64": []}
     try:
-        with np.errstate(all="ignore"):
-            fn(copy)
-        _, peak = tracemalloc.get_traced_memory()
+        with np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):
+            fn(watched)
     except Exception:  # the normal call already succeeded; a failure here says nothing
         return False
-    finally:
-        tracemalloc.stop()
-    float32_bytes = images.size * 4
-    # float32 result + a float32 temporary = 2x; a float64 copy on the way makes it 3x or more
-    return peak > 2.5 * float32_bytes
+    return bool(watched.record["float64"])
 
 
 @checker("one_hot")
@@ -242,6 +262,9 @@ def train_val_split(fn: Callable) -> str:
                               "set is the last ones (the end of the training set)")
         for name, part, want in zip(names, got, expected, strict=True):
             part = _as_result(part, f"{case}, {name}")
+            if name[0] == "y" and part.dtype.kind not in "iu":
+                raise CheckFailed(f"{case}: {name} has dtype {part.dtype}; labels are class numbers and must "
+                                  f"stay integers like y ({y.dtype}): split y without converting it")
             same_rows = part.shape == want.shape and np.array_equal(np.sort(part, 0), np.sort(want, 0))
             if name[0] == "x" and same_rows and not np.array_equal(part, want):
                 raise CheckFailed(f"{case}: {name} holds the right samples in another order: keep the "
@@ -337,10 +360,13 @@ def softmax(fn: Callable) -> str:
     shifted_rows[1] -= 1000.0
     overflow = ("NaN or inf for large logits: exp(1000) overflows to inf; subtract each row's maximum "
                 "before exp (softmax does not change when a row is shifted)")
+    # Logits of size ~1: exp cannot overflow there, so a NaN or inf has another cause.
+    ordinary = ("NaN or inf for ordinary logits (around 1, where exp cannot overflow): a division by zero "
+                "(a sum over the wrong axis, or of the wrong array?) or a log of 0")
     cases = [
-        ("logits (3, 4)", rng.standard_normal((3, 4)), overflow),
-        ("square logits (4, 4)", rng.standard_normal((4, 4)) * 3, overflow),
-        ("a batch of 1", rng.standard_normal((1, 10)), overflow),
+        ("logits (3, 4)", rng.standard_normal((3, 4)), ordinary),
+        ("square logits (4, 4)", rng.standard_normal((4, 4)) * 3, ordinary),
+        ("a batch of 1", rng.standard_normal((1, 10)), ordinary),
         ("large logits (around 1000)", rng.standard_normal((3, 10)) * 5 + 1000.0, overflow),
         ("one row near +1000 and one near -1000", shifted_rows,
          "NaN for the row near -1000: subtract each row's own maximum (one per row, keepdims=True), "
@@ -348,7 +374,7 @@ def softmax(fn: Callable) -> str:
         ("rows spanning from 0 to 800", np.array([[0.0, 400.0, 800.0], [800.0, 0.0, 5.0]]),
          "NaN or inf for rows spanning 0 to 800: after subtracting a row's minimum its largest logit is "
          "still 800 and exp(800) overflows; subtract each row's maximum (then every exponent is <= 0)"),
-        ("float32 logits (5, 10)", rng.standard_normal((5, 10)).astype(np.float32), overflow),
+        ("float32 logits (5, 10)", rng.standard_normal((5, 10)).astype(np.float32), ordinary),
     ]
     for case, z, nan_message in cases:
         got = _as_result(_call_quietly(fn, z, error_hints={"broadcast": _KEEPDIMS_HINT}), f"on {case}")

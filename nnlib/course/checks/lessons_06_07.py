@@ -314,7 +314,8 @@ def accuracy(fn: Callable) -> str:
     for n in (37, 10, 1):
         probs = rng.dirichlet(np.ones(10), size=n).astype(np.float32)
         labels = rng.integers(0, 10, n)
-        labels[: n // 2] = probs[: n // 2].argmax(axis=1)  # about half right
+        labels[: 2 * n // 3] = probs[: 2 * n // 3].argmax(axis=1)  # about two thirds right: a rounded
+        # accuracy (1.0) then differs from the one of comparing probs.max with the labels (0.0)
         # Row 0 holds the largest probability of all, at class 3, and some label is 3: then
         # probs.argmax() without axis (flat index 3) and probs.max(axis=1) give different wrong answers.
         probs[0] = 0.01 / 9
@@ -330,7 +331,12 @@ def accuracy(fn: Callable) -> str:
             raise CheckFailed(f"{case}: expected one number, got an array of shape {got.shape}; "
                               "average the correct/incorrect array (e.g. .mean())")
         expected = float(np.mean(probs.argmax(axis=1) == labels))
+        # A rounded accuracy (not one that another mistake also gives: those hints say more).
+        rounded = [np.float64(round(expected, digits)) for digits in range(4)
+                   if round(expected, digits) not in (expected, max_variant, flat_variant)]
         hints = [
+            *(_hint_variant(value, "you rounded the accuracy; return it as it is (round only when you print "
+                                   "it, e.g. f\"{acc:.2%}\")") for value in rounded),
             hint_scaled(100.0, "that is a percentage; return a fraction between 0 and 1"),
             _hint_variant(np.float64(1 - expected), "that is the error rate (wrong predictions); count the "
                           "correct ones"),
