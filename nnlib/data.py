@@ -64,6 +64,8 @@ def load_raw(path: str | os.PathLike | None = None, verify: bool = True) -> dict
         raise DataError(f"{path} is {kind}; expected an MNIST .npz file such as data/mnist.npz")
     if not path.is_file():
         raise DataError(f"MNIST bundle not found at {path.name}. {RESTORE_HINT}")
+    if (size := path.stat().st_size) > 2**30:  # the course's bundle is 11 MB: not worth reading
+        raise DataError(f"{path.name} is {size:,} bytes, far larger than an MNIST bundle (11 MB)")
     actual = sha256_of(path) if verify else MNIST_SHA256
     try:
         with np.load(path, allow_pickle=False) as bundle:

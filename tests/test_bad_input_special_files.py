@@ -225,6 +225,7 @@ CASES = [
     CliCase("--data is a FIFO", ("--data", "{tmp}/pipe", "train", "--optimizer", "sgd", "--out", "{tmp}/out"), 2, ("FIFO", "expected an MNIST .npz file"), setup=fifo("pipe"), kept=still_fifo("pipe")),
     CliCase("--data is a socket", ("--data", "{tmp}/sock", "train", "--optimizer", "sgd", "--out", "{tmp}/out"), 2, ("socket",), setup=unix_socket("sock")),
     CliCase("--data is a symlink loop", ("--data", "{tmp}/loop.npz", "train", "--optimizer", "sgd", "--out", "{tmp}/out"), 2, ("loop.npz", "symbolic links"), setup=symlink("loop.npz", "loop.npz")),
+    CliCase("--data is 2 GB of zeros (sparse)", ("--data", "{tmp}/big.npz", "train", "--optimizer", "sgd", "--out", "{tmp}/out"), 2, ("big.npz", "far larger than an MNIST bundle"), setup=lambda tmp: _sparse(tmp / "big.npz", 2**31)),
     CliCase("--data is a symlink to a FIFO", ("--data", "{tmp}/link.npz", "train", "--optimizer", "sgd", "--out", "{tmp}/out"), 2, ("FIFO",), setup=both(fifo("pipe"), symlink("link.npz", "pipe"))),
     # --- the API: atomic writes replace only regular files ----------------------------------------------
     Case("save_model over a FIFO", api_on(fifo("model.npz"), lambda tmp: save_model(tiny_model(), tmp / "model.npz")), ValueError, ("model.npz", "FIFO", "only files are replaced"), kept=still_fifo("model.npz")),
