@@ -145,6 +145,21 @@ def test_the_step_returning_the_wrong_thing_is_a_clear_error(mnist, capsys):
         train(pieces, mnist, n=100)
 
 
+def test_a_step_that_climbs_blows_up_and_the_error_names_it_not_the_learning_rate(mnist, capsys):
+    def uphill(model, loss_fn, xb, yb, lr):
+        logits = model.forward(xb, training=True)
+        loss = loss_fn.forward(logits, yb)
+        model.backward(loss_fn.backward())
+        for parameter in model.parameters():
+            parameter.value += lr * parameter.grad
+        return loss, logits
+
+    pieces = lesson_03_pieces(capsys, train_step=uphill)
+    message = r"failed their checks \(your train_step \(this notebook\)\).*a smaller learning rate will not"
+    with pytest.raises(FloatingPointError, match=message):
+        train(pieces, mnist, n=20_000, epochs=2)
+
+
 def test_fit_refuses_l2_beside_a_step(mnist):
     model = mlp((784, 10), 0.0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="L2 is the step's job"):

@@ -136,7 +136,9 @@ class Pieces:
         if train_step is None:
             train_step, owner = reference_train_step, "nnlib's train_step"
         l2_functions = self.l2_functions() if l2 else (l2_penalty, add_l2_grad)
-        return TrainingStep(train_step, owner, optimizer=optimizer, lam=l2, l2_functions=l2_functions)
+        return TrainingStep(train_step, owner, optimizer=optimizer, lam=l2, l2_functions=l2_functions,
+                            failed=lambda: [f"your {name} ({self.where[name]})" for name in self.failed
+                                            if name in self.used])
 
     def predict_proba(self, model: Sequential, x: np.ndarray, batch_size: int = 10_000) -> np.ndarray:
         """Class probabilities `(n, classes)` for x `(n, features)`: the network's logits (evaluation

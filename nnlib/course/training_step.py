@@ -19,6 +19,7 @@ it the network and the loss through two thin wrappers:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -27,6 +28,7 @@ from nnlib.layers import Parameter
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty
 from nnlib.network import Sequential
 from nnlib.optim import FLUSH_EVERY, Optimizer, flush_tiny
+from nnlib.train import DIVERGED_LOSS
 
 # train_step(model, loss_fn, xb, yb, lr) -> (loss, logits)
 TrainStep = Callable[[Sequential, SoftmaxCrossEntropy, np.ndarray, np.ndarray, float],
@@ -103,12 +105,16 @@ def replace_by_direction(optimizer: Optimizer) -> None:
 
 class TrainingStep:
     """What `fit(..., step=...)` calls: `train_step` (yours, or nnlib's reference) on the network
-    and loss wrapped for L2 `lam` and `optimizer`; it checks what your step returns."""
+    and loss wrapped for L2 `lam` and `optimizer`; it checks what your step returns. `failed()`
+    names your pieces in use that failed their checks: if the loss blows up, they are the
+    suspects (fit alone would suggest a smaller learning rate)."""
 
     def __init__(self, train_step: TrainStep, owner: str, optimizer: Optimizer | None = None,
-                 lam: float = 0.0, l2_functions: Sequence[Callable] = (l2_penalty, add_l2_grad)) -> None:
+                 lam: float = 0.0, l2_functions: Sequence[Callable] = (l2_penalty, add_l2_grad),
+                 failed: Callable[[], list[str]] = list) -> None:
         self.train_step, self.owner, self.optimizer, self.lam = train_step, owner, optimizer, lam
         self.penalty, self.add_grad = l2_functions
+        self.failed = failed
 
     def __call__(self, model: Sequential, loss_fn: SoftmaxCrossEntropy, xb: np.ndarray, yb: np.ndarray,
                  lr: float) -> tuple[float, np.ndarray]:
@@ -120,7 +126,14 @@ class TrainingStep:
         optimizer = self.optimizer
         if optimizer is not None and optimizer.steps % FLUSH_EVERY == 0:  # why: see nnlib.optim.flush_tiny
             flush_tiny([optimizer.values, *optimizer._state()])
-        return self._checked(result, len(xb))
+        loss, logits = self._checked(result, len(xb))
+        suspects = self.failed() if not (math.isfinite(loss) and loss <= DIVERGED_LOSS) else []
+        if suspects:
+            raise FloatingPointError(
+                f"the training loss became {loss:.4g}: training blew up with pieces that failed their checks "
+                f"({', '.join(suspects)}); fix them first (each check says what is wrong), a smaller "
+                "learning rate will not mend a wrong piece")
+        return loss, logits
 
     def _checked(self, result: object, batch: int) -> tuple[float, np.ndarray]:
         """`(loss, logits)` as fit needs them, or an error that says whose result is wrong."""
