@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,22 @@ def json_of(value):
     return text(json.dumps(value))
 
 
+def with_module(source: str, *cells: str, name: str = "relu"):
+    """A module `mine.py` (its `source`, "{victim}" filled in) beside the lesson, importable as in
+    Jupyter (whose kernel runs in the lesson's folder); then gather on the lesson's `cells`."""
+
+    def run(tmp: Path):
+        (tmp / "mine.py").write_text(source.replace("{victim}", str(tmp / "victim")))
+        sys.path.insert(0, str(tmp))
+        try:
+            return with_cells(*cells, name=name)(tmp)
+        finally:
+            sys.path.remove(str(tmp))
+            sys.modules.pop("mine", None)
+
+    return run
+
+
 def other_earlier(earlier):
     def run(tmp: Path):
         return assemble.gather(earlier=earlier, folder=tmp)
@@ -134,6 +151,14 @@ CASES = [
     Case("async def relu", with_cells("async def relu(x):\n    return x\n"), B, ("relu", "not a plain def")),
     Case("relu = lambda", with_cells("relu = lambda x: np.maximum(x, 0)\n"), B, ("relu",)),
     Case("relu is a class", with_cells("class relu:\n    pass\n"), B, ("relu", "not a plain def")),
+    # --- imports: only of modules already loaded (importing another runs its code) --------------
+    Case("import of a module that deletes a file", with_module(f"import os\n{REMOVE}\n", "import mine\n", RELU), None, (), kept=victim_kept),
+    Case("relu uses a module gather did not import", with_module(f"import os\n{REMOVE}\ndef f(x):\n    return x\n", "import mine\n", "def relu(x):\n    return mine.f(np.maximum(x, 0))\n"), B, ("relu uses mine", "would run its code"), kept=victim_kept),
+    Case("from-import of a module that deletes a file", with_module(f"import os\n{REMOVE}\ndef f(x):\n    return x\n", "from mine import f\n", "def relu(x):\n    return f(np.maximum(x, 0))\n"), B, ("relu uses f", "import mine"), kept=victim_kept),
+    Case("relative import", with_cells("from . import mine\n", RELU), None, ()),
+    Case("import antigravity (opens a browser)", with_cells("import antigravity\n", RELU), None, (), kept=lambda tmp: "antigravity" not in sys.modules),
+    Case("import of a loaded submodule", with_cells("import numpy.linalg as la\n", "def relu(x):\n    return np.maximum(x, 0) + 0 * la.norm(x)\n"), None, ()),
+    Case("from numpy import maximum", with_cells("from numpy import maximum\n", "def relu(x):\n    return maximum(x, 0)\n"), None, ()),
     # --- top-level names a def needs ---------------------------------------------------------
     Case("computed top-level constant", with_cells("ZERO = np.float32(0)\n", "def relu(x):\n    return np.maximum(x, ZERO)\n"), B, ("relu uses ZERO", "computed by a cell")),
     Case("plain top-level constant", with_cells("ZERO = 0.0\n", "def relu(x):\n    return np.maximum(x, ZERO)\n"), None, ()),

@@ -3,8 +3,9 @@
 `assemble.gather` borrows your pieces of earlier lessons from their notebook files. Running
 those notebooks would train, plot, and run whatever else their cells do, so only this runs:
 
-- top-level `import` statements (the modules your functions use) and assignments of a plain
-  value to a name (`EPS = 1e-12`);
+- top-level `import` statements of modules already loaded (NumPy, math, nnlib, ...: importing
+  them again runs no code; a module not loaded yet is not imported, so a function using it is
+  not used, and the reason names it) and assignments of a plain value to a name (`EPS = 1e-12`);
 - top-level `def`s, as definitions: the function bodies run only when the functions are
   called. A `def` is refused, with the reason, when it has a decorator or a default value
   that is not a plain value (number, string, None, True/False, or a tuple of these):
@@ -22,6 +23,7 @@ import ast
 import builtins
 import json
 import symtable
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -124,13 +126,20 @@ def jupyter_to_python(source: str) -> str:
 
 def _run_safe_statement(node: ast.stmt, namespace: dict, refused: dict[str, str],
                         definitions: list[ast.FunctionDef], file: str) -> None:
-    """Imports run; `NAME = plain value` is evaluated without running code; a `def` is kept
-    for later (definitions come last: an import cannot shadow yours); anything else is skipped."""
+    """Imports of loaded modules run; `NAME = plain value` is evaluated without running code; a `def`
+    is kept for later (definitions come last: an import cannot shadow yours); the rest is skipped."""
     if isinstance(node, ast.Import | ast.ImportFrom):
+        bound = [(alias.asname or alias.name).split(".")[0] for alias in node.names]
+        if new := _not_loaded(node):
+            for name in bound:
+                refused[name] = f"import {new} would run its code; gather imports loaded modules only"
+            return
         try:
             exec(compile(ast.Module(body=[node], type_ignores=[]), file, "exec"), namespace)
         except Exception:  # noqa: BLE001, S110 - a failing import: the names it gives stay unknown
             pass
+        for name in bound:
+            refused.pop(name, None)
     elif isinstance(node, ast.Assign) and all(isinstance(target, ast.Name) for target in node.targets):
         try:
             value = ast.literal_eval(node.value)
@@ -146,6 +155,17 @@ def _run_safe_statement(node: ast.stmt, namespace: dict, refused: dict[str, str]
         definitions.append(node)
     elif isinstance(node, ast.AsyncFunctionDef | ast.ClassDef):
         refused[node.name] = f"{node.name} in {file} is not a plain def"
+
+
+def _not_loaded(node: ast.Import | ast.ImportFrom) -> str:
+    """The first module `node` would import that is not loaded yet ("" when all are)."""
+    if isinstance(node, ast.Import):
+        return next((alias.name for alias in node.names if alias.name not in sys.modules), "")
+    if node.level or node.module not in sys.modules:  # relative: a module of the learner's own
+        return "." * node.level + (node.module or "")
+    module, names = sys.modules[node.module], [alias.name for alias in node.names if alias.name != "*"]
+    return next((f"{node.module}.{name}" for name in names
+                 if not hasattr(module, name) and f"{node.module}.{name}" not in sys.modules), "")
 
 
 def _define(node: ast.FunctionDef, namespace: dict, refused: dict[str, str], file: str) -> None:
