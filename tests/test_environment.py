@@ -17,6 +17,9 @@ from packaging.specifiers import SpecifierSet
 ROOT = Path(__file__).resolve().parent.parent
 # Benchmark-only, optional, imported behind a guard: never a runtime dependency.
 OPTIONAL_IMPORTS = {"torch"}
+# Imported only by nbgrader's own process, in .venv-grading, which the Makefile builds with the
+# pinned nbgrader (and traitlets, its dependency): never in a learner's .venv.
+GRADING_ENV_IMPORTS = {"nbgrader", "traitlets"}
 
 
 def normalise(name: str) -> str:
@@ -115,6 +118,8 @@ def test_every_third_party_import_is_declared():
     for module, files in sorted(course_imports().items()):
         if module in sys.stdlib_module_names or module == "nnlib" or module in OPTIONAL_IMPORTS:
             continue
+        if module in GRADING_ENV_IMPORTS and all(f.startswith("nnlib/course/grading/") for f in files):
+            continue
         provided_by = {normalise(d) for d in distributions.get(module, [module])}
         if not provided_by & declared:
             missing.append(f"{module} (from {', '.join(sorted(files))}; distribution {sorted(provided_by)})")
@@ -201,3 +206,9 @@ def test_the_editable_install_of_make_venv_prints_no_warning_box(tmp_path):
     assert "built nnlib-" in built.stdout
     output = built.stdout + built.stderr
     assert "Editable installation" not in output and "careful" not in output, output[-2000:]
+
+
+def test_the_grading_environment_installs_what_its_modules_import():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^NBGRADER := nbgrader==[0-9.]+$", makefile, re.M), "the Makefile pins nbgrader"
+    assert "$(call course_env,$(GRADING_VENV),\"$(NBGRADER)\")" in makefile
