@@ -153,13 +153,20 @@ $(GRADING_STAMP): requirements.txt pyproject.toml
 	$(call course_env,$(GRADING_VENV),"$(NBGRADER)")
 	touch $@
 
-.PHONY: grading-env test-grading student-copy
+.PHONY: grading-env test-grading grading-bench student-copy
 grading-env: $(GRADING_STAMP)
 
-# The round trip: a course of lessons 00, 02 and 07, three fake students, autograde, feedback,
-# exact scores, the class report (tests/grading/test_round_trip.py).
+# The round trip: a course of lessons 00, 02 and 07, a class of 16 fake students (right, blank,
+# typical mistakes, borrowing and tampering tricks), autograde (stock and in parallel), feedback,
+# exact scores, flags, the class report (tests/grading/test_round_trip.py).
 test-grading: $(STAMP) $(GRADING_STAMP)
 	$(PY) -m pytest -m grading tests/grading -v -s
+
+# How long grading a class takes: all eight lessons, a generated class (benchmarks/grading_bench.py).
+STUDENTS ?= 20
+JOBS ?= 2
+grading-bench: $(STAMP) $(GRADING_STAMP)
+	$(GRADING_VENV)/bin/python benchmarks/grading_bench.py --students $(STUDENTS) --jobs $(JOBS)
 
 # The course without notebooks/ (the solutions), for students: make student-copy TARGET=../course-students
 student-copy: $(STAMP)

@@ -249,6 +249,9 @@ def test_the_report_keeps_every_mistake_names_students_and_flags(tmp_path):
         if student == "cat":
             nb.cells[1].outputs = [nbformat.v4.new_output("error", ename="CellTimeoutError", evalue="",
                                                           traceback=[])]
+        if student == "ben":  # the check's own time limit (checks.grading.CHECK_SECONDS)
+            nb.cells[1].outputs = [nbformat.v4.new_output(
+                "error", ename="CheckFailed", evalue=f"relu: {grading.TIMED_OUT_MESSAGE}", traceback=[])]
         path = tmp_path / "autograded" / student / "02_forward_pass" / "02_forward_pass.ipynb"
         path.parent.mkdir(parents=True)
         nbformat.write(nb, path)
@@ -257,7 +260,7 @@ def test_the_report_keeps_every_mistake_names_students_and_flags(tmp_path):
     softmax, relu = summaries["softmax"], summaries["relu"]
     assert [(m.text, m.students) for m in softmax.mistakes] == [
         ("missing keepdims", ["ann", "ben"]), ("returns a list", ["dan"]), ("wrong axis", ["cat"])]
-    assert (relu.passed, relu.flagged, relu.timed_out) == (2, 1, 1)
+    assert (relu.passed, relu.flagged, relu.timed_out) == (1, 1, 2)
     assert summaries["cross_entropy"].check_deleted == 1
     text = write_report(outcomes, tmp_path / "report" / "class")
     assert "- softmax: missing keepdims (2: ann, ben)" in text and "- softmax: wrong axis (1: cat)" in text
@@ -268,7 +271,7 @@ def test_the_report_keeps_every_mistake_names_students_and_flags(tmp_path):
     assert len(rows) == 9
     dan = rows["dan", "relu"]
     assert (dan["outcome"], dan["flag"]) == ("flagged", "imports from nnlib.layers")
-    assert rows["cat", "relu"]["outcome"] == "timed out"
+    assert rows["cat", "relu"]["outcome"] == rows["ben", "relu"]["outcome"] == "timed out"
     assert rows["ben", "softmax"]["mistake"] == "missing keepdims"
     _expect_both_panels_drawn(tmp_path / "report" / "class.png")
 
@@ -314,3 +317,38 @@ def test_training_runs_one_epoch_while_nbgrader_grades(monkeypatch):
     assert lesson_epochs(40) == 1
     monkeypatch.setenv("NNLIB_EPOCHS", "3")  # a teacher's explicit choice wins
     assert lesson_epochs(40) == 3
+
+
+def test_a_grading_kernel_makes_widgets_and_figures_inert():
+    """What nbgrader_config.py runs first in every graded kernel (in a process of its own here)."""
+    import subprocess
+    import sys
+
+    code = ("from nnlib.course.grading import kernel; kernel.quiet()\n"
+            "import ipywidgets\nfrom ipywidgets import interact\nfrom nnlib.course import plots\n"
+            "draw = lambda x: x\nassert interact(draw, x=(0, 3)) is draw\n"
+            "assert ipywidgets.interact.options()(draw) is draw\n"
+            "fig = plots.LessonFigure()\nfig.add_subplot().set_title('loss')\n"
+            "bundle, _ = fig._repr_mimebundle_()\n"
+            "assert fig._repr_png_() is None and 'image/png' not in bundle\n"
+            "print(bundle['text/plain'])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("[figure, not drawn while grading: ")
+
+
+def test_parallel_jobs_share_the_students_without_overlap():
+    from nnlib.course.grading.parallel import share
+
+    students = [f"s{k:02d}" for k in range(7)]
+    groups = share(students, 2)
+    assert groups == [["s00", "s02", "s04", "s06"], ["s01", "s03", "s05"]]
+    assert share(students[:1], 4) == [["s00"]]
+    assert config_text_runs_the_audit_and_quiet_kernels()
+
+
+def config_text_runs_the_audit_and_quiet_kernels() -> bool:
+    text = (REPO / "nbgrader_config.py").read_text()
+    return all(part in text for part in ('"nnlib.course.grading.preprocessor.AuditAnswers"',
+                                         'c.AuditAnswers.flagged = "manual"', "EXEC_LINES",
+                                         "c.Execute.timeout = 60"))

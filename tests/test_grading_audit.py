@@ -193,3 +193,27 @@ def test_cosine_lr_s_hidden_round_uses_other_schedules(graded, monkeypatch):
     with pytest.raises(CheckFailed, match=r"^cosine_lr: hidden cases"):
         checks.cosine_lr(lambda step, total, lr: table[step, total, lr])
     checks.cosine_lr(recording)  # the right answer passes the hidden round too
+
+
+def test_an_endless_loop_fails_its_check_once_and_is_not_run_again(graded, monkeypatch, capsys):
+    """Graded, a check stops after CHECK_SECONDS; gather then leaves the function out of training."""
+    from nnlib.course import assemble
+
+    monkeypatch.setattr(grading, "CHECK_SECONDS", 0.5)
+    monkeypatch.setattr(grading, "_TIMED_OUT", set())
+    calls = []
+
+    def relu(x):
+        calls.append(1)
+        while True:
+            pass
+
+    with pytest.raises(CheckFailed, match=r"relu: your function did not finish within 20 s"):
+        checks.relu(relu)
+    assert grading.timed_out(relu) and len(calls) == 1
+    with pytest.raises(CheckFailed, match="did not finish"):
+        checks.relu(relu)  # not run again
+    pieces = assemble.gather(here={"relu": relu})
+    assert "relu" in pieces.borrowed and "relu" not in pieces.functions and len(calls) == 1
+    announced = capsys.readouterr().out
+    assert "using nnlib's relu until yours is done (its graded check did not finish" in announced

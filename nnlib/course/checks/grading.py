@@ -20,7 +20,9 @@ import contextvars
 import functools
 import importlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from types import CodeType, FrameType, MethodType
 from typing import Any
@@ -173,6 +175,55 @@ def _watch_for_calls(learner: CodeType, forbidden: dict[CodeType, str]) -> Itera
         sys.setprofile(previous)
 
 
+# A graded check (all its rounds) that runs longer than this fails: an endless loop costs this
+# once, not a whole cell's time limit, and the function is not run again in this kernel (the
+# lesson's later cells, `assemble.gather` and training, leave it out). The lessons' own answers
+# take well under a second.
+CHECK_SECONDS = 20.0
+TIMED_OUT_MESSAGE = (f"your function did not finish within {CHECK_SECONDS:g} s (an endless loop?); graded as "
+                     "failed, and not run again in this notebook")
+# The kernel's memory of functions whose check timed out (keys of their code, so that the same
+# function read again from its notebook is recognised too).
+_TIMED_OUT: set[tuple] = set()
+
+
+class _CheckTimedOut(BaseException):
+    """Raised inside the learner's code when a graded check runs out of time (a BaseException,
+    so that an `except Exception` in the learner's loop cannot swallow it)."""
+
+
+def _code_key(code: CodeType) -> tuple:
+    """What identifies a function's code whichever cell or file defined it."""
+    constants = tuple(_code_key(c) if isinstance(c, CodeType) else repr(c) for c in code.co_consts)
+    return code.co_name, code.co_code, constants, code.co_names
+
+
+def timed_out(fn: Callable) -> bool:
+    """Did a graded check of this function (or of the same code) run out of time in this kernel?"""
+    _, code = learner_function(fn)
+    return code is not None and _code_key(code) in _TIMED_OUT
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise `_CheckTimedOut` in the main thread after `seconds` (no limit elsewhere, e.g. on
+    Windows or in a thread, where SIGALRM is not available)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise _CheckTimedOut
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _borrowed_message(reference: str) -> str:
     if not reference.startswith("nnlib."):  # e.g. sklearn's confusion_matrix
         return (f"your function calls a library's finished answer {reference}(...); in this exercise you "
@@ -198,6 +249,22 @@ def run_check(
         raise failure(_borrowed_message(forbidden[learner]))
     if learner is None:
         forbidden = {}  # a builtin or NumPy function: no Python code of its own that could call nnlib
+    if learner is not None and _code_key(learner) in _TIMED_OUT:
+        raise failure(TIMED_OUT_MESSAGE)
+    try:
+        with _time_limit(CHECK_SECONDS):
+            return _run_rounds(name, check, failure, fn, learner, forbidden, *args, **kwargs)
+    except _CheckTimedOut:
+        if learner is not None:
+            _TIMED_OUT.add(_code_key(learner))
+        raise failure(TIMED_OUT_MESSAGE) from None
+
+
+def _run_rounds(
+    name: str, check: Callable[..., str], failure: type[AssertionError], fn: Callable,
+    learner: CodeType | None, forbidden: dict[CodeType, str], *args: Any, **kwargs: Any,
+) -> str:
+    """The visible round, the hidden rounds and the other shapes, watching for nnlib's answer."""
     with _watch_for_calls(learner, forbidden) if forbidden else contextlib.nullcontext([]) as called:
         try:
             passed = check(fn, *args, **kwargs)

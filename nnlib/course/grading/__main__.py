@@ -1,6 +1,7 @@
 """`python -m nnlib.course.grading`: set up an nbgrader course, mark lessons, report on a class.
 
     python -m nnlib.course.grading course ../nn-course 02 07  # nbgrader course folder, lessons 02, 07
+    python -m nnlib.course.grading autograde ../nn-course --jobs 2  # nbgrader autograde, 2 at once
     python -m nnlib.course.grading report ../nn-course        # what the class got right and wrong
     python -m nnlib.course.grading mark notebooks/*.ipynb     # (re)apply the nbgrader metadata
     python -m nnlib.course.grading validate exercises/02_forward_pass.ipynb  # students, before handing in
@@ -9,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -79,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--no-plot", action="store_true", help="skip the figure")
     mark = commands.add_parser("mark", help="apply the nbgrader metadata to lessons in place")
     mark.add_argument("paths", nargs="+", type=Path)
+    grade = commands.add_parser("autograde", help="nbgrader autograde in parallel jobs, each on its own "
+                                                  "students (safe with the SQLite gradebook)")
+    grade.add_argument("course", type=Path, help="the nbgrader course folder")
+    grade.add_argument("assignments", nargs="*", help="assignment ids (default: every submitted one)")
+    grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                       help="nbgrader processes at once (default: the number of CPU cores)")
     validate = commands.add_parser("validate", help="students: check notebooks as grading will (changed or "
                                                     "deleted checks, each check in grading mode)")
     validate.add_argument("paths", nargs="*", type=Path,
@@ -90,10 +98,14 @@ def main(argv: list[str] | None = None) -> int:
             return _course(args.folder, args.lessons)
         if args.command == "report":
             return _report(args.where, args.out, plot=not args.no_plot)
+        if args.command == "autograde":
+            from nnlib.course.grading.parallel import autograde
+
+            return autograde(args.course, args.jobs, args.assignments or None)
         if args.command == "validate":
             return _validate(args.paths, run=not args.no_run)
         return _mark(args.paths)
-    except (ValueError, FileExistsError) as err:
+    except (ValueError, FileExistsError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

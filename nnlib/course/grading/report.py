@@ -101,7 +101,7 @@ def _outcome_of_cell(cell: nbformat.NotebookNode, exercise: str) -> tuple[str, s
             return "failed", f"{error.get('ename', 'an error')} (the check could not run)"
         if message.strip() == f"{exercise}: {NOT_IMPLEMENTED}":
             return NOT_IMPLEMENTED, ""
-        if "interrupted while checking" in message:
+        if "interrupted while checking" in message or "did not finish within" in message:
             return TIMED_OUT, _TIMEOUT
         return "failed", mistake_of(exercise, message)
     if cell.execution_count is None and not cell.get("outputs"):
