@@ -183,9 +183,10 @@ def full_disk_kept(tmp: Path) -> bool:
 
 
 def two_runs(tmp: Path) -> tuple[int, str]:
-    """Two `train` runs with the same --out at once: one writes, the other refuses at the start."""
+    """Two `train` runs with the same --out at once: one writes, the other refuses at the start (the first
+    trains for some seconds, far longer than the second needs to start)."""
     data = write_tiny_bundle(tmp / "tiny.npz", train=2000)
-    argv = ["--data", str(data), "train", "--optimizer", "sgd", "--epochs", "3", "--no-progress",
+    argv = ["--data", str(data), "train", "--optimizer", "sgd", "--epochs", "300", "--no-progress",
             "--out", str(tmp / "out")]
     first = child(tmp, argv)
     for _ in range(600):  # the first holds the lock once it has checked its options
