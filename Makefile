@@ -29,6 +29,9 @@ help:
 	@echo "make site        build the course website into build/site/ (Sphinx in .venv-site; MathJax from npm)"
 	@echo "make test-site   build the site and check every page in headless Chromium (installs chromium)"
 	@echo "make bench       time nnlib against PyTorch (installs torch==2.13.0 into .venv)"
+	@echo "make lite        build the course to run in the browser, nothing installed (JupyterLite) into build/lite/"
+	@echo "make serve-lite  serve build/lite/ on http://127.0.0.1:8000/ (open lab/index.html)"
+	@echo "make test-lite   build it and run a student notebook and a lesson in headless Chromium, offline"
 
 # A course environment in folder $(1): requirements.txt (and the packages $(2)), nnlib editable,
 # and its Jupyter kernel. setuptools>=77 reads pyproject.toml's SPDX licence string.
@@ -90,7 +93,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check nnlib tests benchmarks
 
 clean:
-	rm -rf $(VENV) $(OLDEST) runs .pytest_cache
+	rm -rf $(VENV) $(OLDEST) $(LITE_VENV) runs .pytest_cache
 
 # Refuses (and changes nothing) when a student notebook differs from what it last wrote;
 # FORCE=1 discards such changes.
@@ -137,7 +140,8 @@ $(SITE_STAMP): requirements-site.txt
 	touch $@
 
 .PHONY: site test-site browser-packages
-site: $(SITE_STAMP)
+# The site includes the in-browser course (make lite) under build/site/lite/.
+site: $(SITE_STAMP) lite
 	$(SITE_VENV)/bin/python website/build.py
 
 test-site: site $(STAMP) browser-packages
@@ -172,3 +176,28 @@ grading-bench: $(STAMP) $(GRADING_STAMP)
 student-copy: $(STAMP)
 	@[ -n "$(TARGET)" ] || { echo "usage: make student-copy TARGET=<new folder>"; exit 2; }
 	$(PY) -m nnlib.course.student_versions student-copy "$(TARGET)"
+
+# The course in the browser (website/lite/README.md): JupyterLite with Pyodide 0.27.7, built by
+# website/lite/build.py in an environment of its own, .venv-lite (requirements-lite.txt).
+# Downloads (Pyodide, pinned wheels) are checked against pinned sha256 values and cached in
+# ~/.cache/nnlib-course/lite; nothing of them is committed. Output: build/lite/ (a static site).
+LITE_VENV := .venv-lite
+LITE_STAMP := $(LITE_VENV)/.installed
+LITE_PORT ?= 8000
+$(LITE_STAMP): requirements-lite.txt
+	$(PYTHON) -m venv $(LITE_VENV)
+	$(LITE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LITE_VENV)/bin/python -m pip install --quiet -r requirements-lite.txt
+	touch $@
+
+.PHONY: lite serve-lite test-lite
+lite: $(LITE_STAMP)
+	$(LITE_VENV)/bin/python website/lite/build.py
+
+serve-lite:
+	@[ -f build/lite/index.html ] || { echo "build/lite/ is not built: run make lite first"; exit 2; }
+	@echo "The course in the browser: http://127.0.0.1:$(LITE_PORT)/lab/index.html (Ctrl-C stops)"
+	$(PYTHON) -m http.server --bind 127.0.0.1 --directory build/lite $(LITE_PORT)
+
+test-lite: lite $(STAMP) browser-packages
+	$(PY) -m pytest -m browser tests/browser/test_lite.py -v -rs -s

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from nnlib.validation import generator, integer
 
 MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "mnist.npz"
+if sys.platform == "emscripten":  # the in-browser course (make lite): the course's files are in /drive
+    DEFAULT_PATH = Path("/drive/data/mnist.npz")
 RESTORE_HINT = (
     "Get the verified file back with `git checkout -- data/mnist.npz` (it ships with the course), "
     "or rebuild it from OpenML with `python -m nnlib fetch-data` (needs internet)."

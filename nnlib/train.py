@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -88,10 +89,11 @@ def lesson_epochs(full: int) -> int:
 
     Every training cell of the lessons takes its epoch count from here, so one setting
     shortens them all: `NNLIB_EPOCHS=5 make lab`. A value above `full` changes nothing.
+    In the browser (`make lite`; NumPy in WebAssembly is about ten times slower) it is 1.
     """
     setting = os.environ.get(EPOCHS_VARIABLE, "").strip()
-    if not setting and os.environ.get("NBGRADER_EXECUTION"):
-        return 1  # nbgrader is grading: only the checks earn points, so train as briefly as possible
+    if not setting and (os.environ.get("NBGRADER_EXECUTION") or sys.platform == "emscripten"):
+        return 1  # grading (only the checks earn points) or the browser: train as briefly as possible
     if not setting:
         return full
     if not (setting.isdigit() and int(setting) >= 1):

@@ -440,3 +440,33 @@ def test_numerical_gradient_check_leaves_inputs_untouched():
     with pytest.raises(CheckFailed, match="x was changed"):
         checks.numerical_gradient(never_restores)
     checks.numerical_gradient(nn_numerical_gradient)  # still passes afterwards: the cases are rebuilt
+
+
+def one_by_one_float32_l2(params, lam):
+    """The right answer, its float32 squares added one after the other: how np.vdot and np.dot add
+    without a BLAS (the browser's NumPy), and how a learner's plain Python loop adds."""
+    weights = [p.value for p in params if p.value.ndim == 2]
+    return 0.5 * lam * sum(float(np.add.accumulate((w**2).ravel())[-1]) for w in weights)
+
+
+def test_l2_check_accepts_float32_rounding_of_any_summation_order(capsys):
+    # In the browser a correct l2_penalty failed (4.90307 against 4.90298): float32 sums of the
+    # course network's 109,184 squares differ by ~2e-5 between summation orders.
+    from nnlib.course.checks.core import _cases
+    from nnlib.course.checks.lesson_05 import _l2_cases, summation_rtol
+
+    _, params, lam = _l2_cases(_cases(51))[-1]  # the float32 course network
+    weights = [p for p in params if p.value.ndim == 2]
+    exact = 0.5 * lam * sum(float(np.sum(p.value.astype(np.float64) ** 2)) for p in weights)
+    off = abs(one_by_one_float32_l2(params, lam) - exact) / exact
+    assert off > 1e-5, "this summation order should show float32's rounding beyond the old rtol of 1e-5"
+    assert off < summation_rtol(np.float32, sum(p.value.size for p in weights))
+    checks.l2_penalty(one_by_one_float32_l2)
+    assert "✅" in capsys.readouterr().out
+
+
+def test_summation_tolerance_stays_far_below_the_typical_mistakes():
+    from nnlib.course.checks.lesson_05 import summation_rtol
+
+    assert summation_rtol(np.float64, 30) == 1e-5  # small float64 cases: the checkers' usual
+    assert summation_rtol(np.float32, 109_184) < 1e-3  # biases included would be 2% off, no 0.5 100%

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from stage import stage_site  # noqa: E402
 STAGE = ROOT / "build" / "site-src"
 OUTPUT = ROOT / "build" / "site"
 MATHJAX_STATIC = ROOT / "build" / "site-mathjax"
+LITE = ROOT / "build" / "lite"  # the in-browser course (make lite), published under lite/
 
 
 def main() -> int:
@@ -31,6 +33,12 @@ def main() -> int:
     status = build_main([*arguments, str(STAGE), str(OUTPUT)])
     if status == 0:
         (OUTPUT / ".nojekyll").touch()  # GitHub Pages: serve _static/ and friends as they are
+        if not (LITE / "index.html").exists():
+            print(f"{LITE.relative_to(ROOT)}/ is not built: the lessons' 'Run in your browser' links need it "
+                  "(make site builds it: make lite)", file=sys.stderr)
+            return 1
+        shutil.rmtree(OUTPUT / "lite", ignore_errors=True)
+        shutil.copytree(LITE, OUTPUT / "lite")
         print(f"course site: {len(pages)} pages in {OUTPUT.relative_to(ROOT)}/ "
               f"({time.monotonic() - started:.0f} s); open {OUTPUT.relative_to(ROOT)}/index.html")
     return status

@@ -2,7 +2,8 @@
 their stored outputs, TEACHING.md and the benchmark page, laid out as in the repository, with
 what a web reader needs added to the copies (the repository's files are never changed):
 
-- every lesson gets Binder launch links (lesson and student version) and download links;
+- every lesson gets Binder launch links and "Run in your browser" links (the in-browser course,
+  make lite, under lite/), each for the lesson and its student version, and download links;
 - every widget's stored default figure gets a note that it is live in Jupyter;
 - every figure gets the alt text nnlib stored in the output's metadata (tests/test_notebook_tools.py
   keeps every stored figure carrying one) as MyST-NB's image option;
@@ -22,6 +23,8 @@ import nbformat
 REPOSITORY = "nn-from-scratch/course"
 GITHUB_FILES = f"https://github.com/{REPOSITORY}/blob/main/"
 BINDER = f"https://mybinder.org/v2/gh/{REPOSITORY}/main?urlpath=lab/tree/"
+# The in-browser course (make lite), published beside the lesson pages under lite/.
+LITE = "../lite/lab/index.html?path="
 MARKDOWN_PAGES = {"README.md": "index.md", "TEACHING.md": "TEACHING.md",
                   "benchmarks/README.md": "benchmarks/README.md"}
 LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
@@ -84,6 +87,9 @@ def launch_links(lesson: Path, root: Path) -> str:
         f"- Launch on Binder: [the lesson]({BINDER}notebooks/{name}) (with solutions)"
         + (f" or [the student version]({BINDER}exercises/{name}) (exercises to fill in)" if student.exists()
            else ""),
+        f"- Run in your browser, nothing to install: [the lesson]({LITE}notebooks/{name})"
+        + (f" or [the student version]({LITE}exercises/{name})" if student.exists() else "")
+        + " (your work stays in this browser: *File > Download* keeps a copy)",
         f"- Download the notebook: {{download}}`{name} <../files/notebooks/{name}>`"
         + (f", student version {{download}}`{name} <../files/exercises/{name}>`" if student.exists() else ""),
         "```",

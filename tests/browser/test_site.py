@@ -135,6 +135,10 @@ def test_page_loads_cleanly_with_images_math_and_links(site, reader, path):
     if path in LESSONS:
         assert page.locator(".cell_output img").count() >= 1, "a lesson page shows no figure"
         assert page.get_by_text("Launch on Binder").count() == 1, "no Binder launch links"
+        in_browser = page.locator("a[href*='lite/lab/index.html?path=']").evaluate_all(
+            "links => links.map(a => a.href)")
+        assert any(h.endswith(f"notebooks/{Path(path).stem}.ipynb") for h in in_browser), \
+            "no 'Run in your browser' link"
         downloads = page.locator("a.download").evaluate_all("links => links.map(a => a.href)")
         assert any(d.endswith(Path(path).stem + ".ipynb") for d in downloads), "no notebook download link"
 

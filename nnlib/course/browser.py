@@ -1,0 +1,80 @@
+"""The course in the browser (JupyterLite's Pyodide kernel, `sys.platform == "emscripten"`).
+
+Pyodide is CPython compiled to WebAssembly (wasm32), run by the browser: no threads, no
+native BLAS speed-ups, a 32-bit index type, and a file system (JupyterLite's drive, /drive)
+that is the browser's storage. `adapt()` smooths the differences a learner would otherwise
+meet as confusing errors or noise; `nnlib.course` calls it on import, in the browser only:
+
+- `np.bincount` of int64 labels: NumPy's index type is int32 on wasm32 and bincount refuses
+  to cast int64 to it ("Cannot cast array data from dtype('int64') to dtype('int32')"), so the
+  course's own answer to exercise 0.2 failed its check. A wrapper casts integer input that fits
+  (every label array of the course) and leaves anything else to NumPy's own error.
+- Matplotlib builds its font cache once per browser session (about 10 s) and says so on
+  stderr, which a notebook shows like an error: the cache is built here, with a plain note.
+
+- tqdm starts a monitor thread for every progress bar; the browser has no threads, so tqdm
+  warned on stderr at each training run (TqdmMonitorWarning). The monitor is switched off:
+  the progress bar itself (a widget) works as locally.
+
+What needs no adapting (checked by `make test-lite`): threadpoolctl finds no BLAS to limit and
+leaves it; file writes go to the browser's storage.
+The shorter training runs come from `nnlib.train.lesson_epochs` (core, no import of this).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+IN_BROWSER = sys.platform == "emscripten"
+
+
+def index_safe_bincount(bincount: Callable, index_type: type = np.intp) -> Callable:
+    """`bincount` that accepts integer arrays wider than the platform's index type (int64 on
+    wasm32, where `index_type` is int32) when every value fits; other input goes to `bincount`
+    unchanged, errors and all. x `(n,)` integers >= 0 -> `(max(x) + 1 or minlength,)` counts."""
+
+    @functools.wraps(bincount)
+    def wrapper(x, /, weights=None, minlength=0):
+        array = np.asarray(x)
+        index = np.dtype(index_type)
+        if (array.dtype.kind in "iu" and array.dtype.itemsize > index.itemsize
+                and (array.size == 0 or (array.min() >= 0 and array.max() <= np.iinfo(index).max))):
+            array = array.astype(index)
+        return bincount(array, weights=weights, minlength=minlength)
+
+    wrapper.__wrapped_for_browser__ = True
+    return wrapper
+
+
+def build_font_cache() -> float:
+    """Build matplotlib's font cache now, without its stderr warning; return the seconds it took."""
+    started = time.monotonic()
+    logger = logging.getLogger("matplotlib.font_manager")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        import matplotlib.font_manager  # noqa: F401  (the import builds the cache when it is missing)
+    finally:
+        logger.setLevel(level)
+    return time.monotonic() - started
+
+
+def adapt() -> None:
+    """Apply the browser adaptations (see the module docstring). Idempotent; in the browser only."""
+    if not IN_BROWSER:
+        return
+    if not getattr(np.bincount, "__wrapped_for_browser__", False):
+        np.bincount = index_safe_bincount(np.bincount)
+    from tqdm.std import tqdm
+
+    tqdm.monitor_interval = 0  # no monitor thread (there are no threads); every bar class inherits this
+    if "matplotlib.font_manager" not in sys.modules:
+        seconds = build_font_cache()
+        if seconds > 1:
+            print(f"(In the browser: matplotlib set up its fonts, {seconds:.0f} s, once per session.)")

