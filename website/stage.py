@@ -87,8 +87,9 @@ def launch_links(lesson: Path, root: Path) -> str:
         f"- Launch on Binder: [the lesson]({BINDER}notebooks/{name}) (with solutions)"
         + (f" or [the student version]({BINDER}exercises/{name}) (exercises to fill in)" if student.exists()
            else ""),
-        f"- Run in your browser, nothing to install: [the lesson]({LITE}notebooks/{name})"
-        + (f" or [the student version]({LITE}exercises/{name})" if student.exists() else "")
+        # raw HTML: a Markdown link to a page outside the Sphinx project would be a missing cross-reference
+        f'- Run in your browser, nothing to install: <a href="{LITE}notebooks/{name}">the lesson</a>'
+        + (f' or <a href="{LITE}exercises/{name}">the student version</a>' if student.exists() else "")
         + " (your work stays in this browser: *File > Download* keeps a copy)",
         f"- Download the notebook: {{download}}`{name} <../files/notebooks/{name}>`"
         + (f", student version {{download}}`{name} <../files/exercises/{name}>`" if student.exists() else ""),

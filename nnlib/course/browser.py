@@ -11,25 +11,30 @@ meet as confusing errors or noise; `nnlib.course` calls it on import, in the bro
   (every label array of the course) and leaves anything else to NumPy's own error.
 - Matplotlib builds its font cache once per browser session (about 10 s) and says so on
   stderr, which a notebook shows like an error: the cache is built here, with a plain note.
-
 - tqdm starts a monitor thread for every progress bar; the browser has no threads, so tqdm
   warned on stderr at each training run (TqdmMonitorWarning). The monitor is switched off:
   the progress bar itself (a widget) works as locally.
+- The shorter training: `nnlib.train.lesson_epochs` gives 1 epoch in the browser by itself;
+  `NNLIB_EPOCHS=1` is also set here (unless set already), so that what a lesson prints about
+  its quick run ("NNLIB_EPOCHS=1") is true, and a learner can ask for more in a cell:
+  `os.environ["NNLIB_EPOCHS"] = "5"`.
 
 What needs no adapting (checked by `make test-lite`): threadpoolctl finds no BLAS to limit and
 leaves it; file writes go to the browser's storage.
-The shorter training runs come from `nnlib.train.lesson_epochs` (core, no import of this).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
 
 import numpy as np
+
+from nnlib.train import EPOCHS_VARIABLE
 
 IN_BROWSER = sys.platform == "emscripten"
 
@@ -74,6 +79,7 @@ def adapt() -> None:
     from tqdm.std import tqdm
 
     tqdm.monitor_interval = 0  # no monitor thread (there are no threads); every bar class inherits this
+    os.environ.setdefault(EPOCHS_VARIABLE, "1")
     if "matplotlib.font_manager" not in sys.modules:
         seconds = build_font_cache()
         if seconds > 1:

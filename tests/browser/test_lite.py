@@ -185,6 +185,13 @@ def move_first_slider(page, shot: Path) -> None:
     page.screenshot(path=str(shot))
 
 
+def screenshot_of_output(page, text: str, shot: Path) -> None:
+    """A screenshot with the first output that contains `text` in view."""
+    output = notebook(page).locator(".jp-OutputArea-output").filter(has_text=text).first
+    output.scroll_into_view_if_needed()
+    page.screenshot(path=str(shot))
+
+
 def finish(watched: Watched, name: str) -> None:
     watched.page.screenshot(path=str(SHOTS / f"{name}-end.png"), full_page=False)
     errors = python_errors(watched.page)
@@ -203,6 +210,7 @@ def test_student_notebook_runs_in_the_browser(site, browser):
         print(f"\n{STUDENT}: cold load to an idle kernel {load:.0f} s, Run All {took:.0f} s")
         text = output_text(watched.page)
         assert "not implemented yet" in text, "the student version's checkers should say so"
+        screenshot_of_output(watched.page, "not implemented yet", SHOTS / "student-02-checker.png")
         move_first_slider(watched.page, SHOTS / "student-02-slider.png")
         finish(watched, "student-02")
     finally:
@@ -220,6 +228,7 @@ def test_lesson_with_solutions_learns_in_the_browser(site, browser):
         assert "✅" in text and "❌" not in text and "not implemented yet" not in text, text[-2000:]
         accuracies = [float(a) for a in ACCURACY.findall(text)]
         assert accuracies and min(accuracies) > 90, f"the browser-sized training did not learn: {accuracies}"
+        screenshot_of_output(watched.page, "your network learned", SHOTS / "lesson-03-learned.png")
         finish(watched, "lesson-03")
     finally:
         watched.close()
