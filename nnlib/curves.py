@@ -72,12 +72,13 @@ def draw_learning_curves(fig: Figure, histories: Mapping[str, History],
     for index, (name, history) in enumerate(histories.items()):
         color = f"C{index}"
         epochs = np.arange(1, history.epochs + 1)
-        ax_loss.plot(epochs, history.train_loss, "--", color=color, alpha=0.7, label=f"{name} train")
-        ax_acc.plot(epochs, np.array(history.train_acc) * 100, "--", color=color, alpha=0.7,
+        dot = "o" if history.epochs == 1 else ""  # a line needs two epochs; one is a point (a quick run)
+        ax_loss.plot(epochs, history.train_loss, f"{dot}--", color=color, alpha=0.7, label=f"{name} train")
+        ax_acc.plot(epochs, np.array(history.train_acc) * 100, f"{dot}--", color=color, alpha=0.7,
                     label=f"{name} train")
         if history.val_loss:
-            ax_loss.plot(epochs, history.val_loss, "-", color=color, label=f"{name} val")
-            ax_acc.plot(epochs, np.array(history.val_acc) * 100, "-", color=color, label=f"{name} val")
+            ax_loss.plot(epochs, history.val_loss, f"{dot}-", color=color, label=f"{name} val")
+            ax_acc.plot(epochs, np.array(history.val_acc) * 100, f"{dot}-", color=color, label=f"{name} val")
     # fit's training loss includes the L2 penalty; the validation loss is cross-entropy alone.
     ax_loss.set(xlabel="epoch", ylabel="loss (log scale)", yscale="log",
                 title="Loss (training: cross-entropy + L2 penalty)")

@@ -126,3 +126,13 @@ def test_two_threads_draw_at_once():
     for thread in threads:
         thread.join()
     assert not failures, failures
+
+
+def test_learning_curves_of_one_epoch_show_points():
+    # A quick run (NNLIB_EPOCHS=1, the browser, grading) has one epoch: a line through one point is
+    # invisible, so every curve gets a marker there; longer runs stay plain lines.
+    one = plots.learning_curves({"quick": history(1)})
+    assert all(line.get_marker() == "o" for ax in one.axes for line in ax.get_lines() if len(line.get_xdata()))
+    assert sum(len(ax.get_lines()) for ax in one.axes) == 4
+    longer = plots.learning_curves({"full": history(5)})
+    assert all(line.get_marker() in ("None", "", None) for ax in longer.axes for line in ax.get_lines())

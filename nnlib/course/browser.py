@@ -12,8 +12,10 @@ meet as confusing errors or noise; `nnlib.course` calls it on import, in the bro
 - Matplotlib builds its font cache once per browser session (about 10 s) and says so on
   stderr, which a notebook shows like an error: the cache is built here, with a plain note.
 - tqdm starts a monitor thread for every progress bar; the browser has no threads, so tqdm
-  warned on stderr at each training run (TqdmMonitorWarning). The monitor is switched off:
-  the progress bar itself (a widget) works as locally.
+  warned on stderr at each training run (TqdmMonitorWarning). The monitor is switched off.
+  And `tqdm.auto` recognises a notebook by IPython's kernel app, which the browser's kernel
+  does not have: it drew text bars on stderr (pink, like an error). In a notebook it now gives
+  the widget progress bar, as locally.
 - The shorter training: `nnlib.train.lesson_epochs` gives 1 epoch in the browser by itself;
   `NNLIB_EPOCHS=1` is also set here (unless set already), so that what a lesson prints about
   its quick run ("NNLIB_EPOCHS=1") is true, and a learner can ask for more in a cell:
@@ -70,6 +72,20 @@ def build_font_cache() -> float:
     return time.monotonic() - started
 
 
+def use_notebook_progress_bars() -> bool:
+    """Make `tqdm.auto.tqdm` (what nnlib's training uses) the widget bar when running in a
+    notebook kernel with ipywidgets; return whether it did."""
+    try:
+        from IPython import get_ipython
+        from tqdm import auto, notebook
+    except ImportError:
+        return False
+    if get_ipython() is None or notebook.IProgress is None:
+        return False
+    auto.tqdm, auto.trange = notebook.tqdm, notebook.trange
+    return True
+
+
 def adapt() -> None:
     """Apply the browser adaptations (see the module docstring). Idempotent; in the browser only."""
     if not IN_BROWSER:
@@ -79,6 +95,7 @@ def adapt() -> None:
     from tqdm.std import tqdm
 
     tqdm.monitor_interval = 0  # no monitor thread (there are no threads); every bar class inherits this
+    use_notebook_progress_bars()
     os.environ.setdefault(EPOCHS_VARIABLE, "1")
     if "matplotlib.font_manager" not in sys.modules:
         seconds = build_font_cache()

@@ -3,8 +3,8 @@
 The site is served from localhost; every other request is blocked (and counted as a failure).
 Two notebooks run with Run All, as a learner would click it: the student version of lesson
 02 (its checkers answer "not implemented yet", nothing crashes) and the lesson with solutions
-in LESSON (its checks pass and its browser-sized training learns). One slider is moved and
-must redraw its figure. No Python error may show, no request may fail. Screenshots go to
+in LESSON (its checks pass, its browser-sized training learns, with progress bar widgets). One slider is
+moved and must redraw its figure. No Python error may show, no request may fail. Screenshots go to
 build/browser-screenshots/lite/ (or $BROWSER_SCREENSHOTS/lite/); timings are printed.
 
 Run with `make test-lite` (after `make lite`).
@@ -229,6 +229,8 @@ def test_lesson_with_solutions_learns_in_the_browser(site, browser):
         accuracies = [float(a) for a in ACCURACY.findall(text)]
         assert accuracies and min(accuracies) > 90, f"the browser-sized training did not learn: {accuracies}"
         screenshot_of_output(watched.page, "your network learned", SHOTS / "lesson-03-learned.png")
+        assert notebook(watched.page).locator(".widget-hprogress").count() >= 2, \
+            "training should show tqdm's progress bar widget (text bars on stderr mean tqdm.auto fell back)"
         finish(watched, "lesson-03")
     finally:
         watched.close()
