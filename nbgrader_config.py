@@ -28,6 +28,9 @@ c.Execute.timeout = 60
 # Every graded kernel first makes widgets and lesson figures inert (nnlib/course/grading/kernel.py):
 # no interact callbacks, no PNGs; nothing that earns points changes.
 c.Execute.extra_arguments = ["--IPKernelApp.exec_lines=" + EXEC_LINES]
+# Once a notebook has run, its kernel is stopped at once instead of asked to exit and waited for
+# (its outputs are already in the notebook): one less wait per student and notebook.
+c.Execute.shutdown_kernel = "immediate"
 # A student's notebook that does not even start its kernel is retried once.
 c.Execute.startup_timeout = 120
 

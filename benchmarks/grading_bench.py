@@ -6,13 +6,15 @@ first exercise per lesson), grades it with `python -m nnlib.course.grading autog
 and prints the total time, the time per notebook and per student (median and worst) and the
 total extrapolated to 100 students. A notebook's time is the gap between its autograded file and
 the one its job wrote before (the first one counts from the start: nbgrader's own start-up is
-included), so it is wall time on the machine as it is, shared or not. Run it with nbgrader's
-Python (.venv-grading), which `make grading-bench` does.
+included), so it is wall time on the machine as it is, shared or not; the CPU time of nbgrader
+and its kernels is printed too, which other work on the machine does not inflate. Run it with
+nbgrader's Python (.venv-grading), which `make grading-bench` does.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
 import tempfile
@@ -63,6 +65,12 @@ def notebook_seconds(course: Path, jobs: int, start: float) -> dict[tuple[str, s
     return seconds
 
 
+def _children_cpu() -> float:
+    """User + system CPU seconds of the finished child processes (nbgrader and its kernels)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,10 +83,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         course = args.out or Path(scratch) / "course"
         make_class(course, args.students, lessons)
-        start = time.time()
+        start, cpu_before = time.time(), _children_cpu()
         if autograde(course, args.jobs) != 0:
             return 1
-        total = time.time() - start
+        total, cpu = time.time() - start, _children_cpu() - cpu_before
         seconds = notebook_seconds(course, args.jobs, start)
     per_student: dict[str, float] = {}
     for (student, _), value in seconds.items():
@@ -91,6 +99,11 @@ def main() -> int:
     print(f"per student ({len(lessons)} lessons): median {statistics.median(per_student.values()):.1f} s, "
           f"worst {max(per_student.values()):.1f} s")
     print(f"100 students x {len(lessons)} lessons, extrapolated: {total * 100 / args.students / 60:.0f} min")
+    # CPU time does not grow when other work shares the machine; on two cores of its own the class
+    # needs at least half of it (more where a job waits instead of computing).
+    alone = cpu * 100 / args.students / 2 / 60
+    print(f"CPU time of nbgrader and the kernels: {cpu:.0f} s ({cpu / notebooks:.1f} s a notebook); "
+          f"100 x {len(lessons)} on two unshared cores: at least {alone:.0f} min")
     return 0
 
 

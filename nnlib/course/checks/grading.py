@@ -7,7 +7,14 @@ the kernel inherits it; `NNLIB_STRICT_CHECKS=1` does the same by hand. In gradin
 - runs its cases again on hidden inputs drawn from other seeds, so a hard-coded answer fails,
   and, for the shape-generic exercises, one hidden case with other shapes (`other_shapes`);
 - fails a function that calls nnlib's own implementation of the same exercise (listed in
-  `REFERENCES`), naming it: `return nnlib.losses.softmax(z)` is not an answer.
+  `REFERENCES`), naming it: `return nnlib.losses.softmax(z)` is not an answer; so does a
+  function that *is* that implementation (`ReLU().forward`, a `functools.partial` of it), and
+  any check once nnlib's implementation was replaced in the notebook (kept from import time);
+- stops a function after `CHECK_SECONDS` and does not run it again in the notebook.
+
+What the learner's code does in the kernel can still change all this (it runs first); the
+audit of the answers' source outside the kernel (`nnlib.course.grading.audit`) is what a
+teacher relies on.
 
 A call with `demonstration=True` (lesson 00 shows what an unfinished exercise prints) is never
 graded: it behaves as in class.

@@ -294,7 +294,7 @@ def plot(summaries: list[ExerciseSummary], path: Path, most_mistakes: int = 12) 
     fig = Figure(figsize=(13, height), layout="constrained")
     FigureCanvasAgg(fig)
     left, right = fig.subplots(1, 2, width_ratios=(1, 1.25))
-    rows = list(range(len(summaries)))[::-1]
+    rows = [max(len(summaries), len(causes)) - 1 - k for k in range(len(summaries))]
     start = [0] * len(summaries)
     for status in STATUSES:
         values = [s.counts.get(status, 0) for s in summaries]
@@ -309,8 +309,11 @@ def plot(summaries: list[ExerciseSummary], path: Path, most_mistakes: int = 12) 
     fig.legend(loc="outside lower center", ncols=len(STATUSES), fontsize=8, frameon=False)
     left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.spines[["top", "right"]].set_visible(False)
+    lines = max(len(summaries), len(causes), 1)  # both panels: rows of the same height, from the top
+    left.set_ylim(lines - len(summaries) - 0.5, lines - 0.5)
+    right.set_ylim(-0.5, lines - 0.5)
     if causes:
-        places = list(range(len(causes)))[::-1]
+        places = [lines - 1 - k for k in range(len(causes))]
         right.barh(places, [c[0] for c in causes], color=[c[2] for c in causes], height=0.7)
         right.set_yticks(places, [_short(c[1], 70) for c in causes], fontsize=8)
         right.set_xlim(0, max(c[0] for c in causes) * 1.1)
