@@ -64,6 +64,7 @@ def test_honest_answers_in_other_words_are_not_flagged():
         "one_hot": "def one_hot(labels, classes):\n    return np.eye(classes, dtype=np.float32)[labels]\n",
         "add_l2_grad": "def add_l2_grad(params, lam):\n    for p in params:\n        if p.value.ndim == 2:\n"
                        "            p.grad += lam * p.value\n",
+        "relu_backward": "def relu_backward(dy, x):\n    checks = x > 0\n    return dy * checks\n",
     }
     for exercise, source in honest.items():
         assert audit_source(source, exercise) == [], exercise

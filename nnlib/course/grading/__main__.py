@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     course = commands.add_parser("course", help="write an nbgrader course folder (config + source/)")
     course.add_argument("folder", type=Path)
     course.add_argument("lessons", nargs="*", help="lesson numbers or names (default: all)")
-    report = commands.add_parser("report", help="per exercise: passes and the most common mistakes")
+    report = commands.add_parser("report", help="per exercise: outcomes, every recognised mistake and flag, "
+                                                     "with the students")
     report.add_argument("where", type=Path, help="a course folder, its autograded/ folder, or any folder "
                                                  "of graded notebooks")
     report.add_argument("--out", type=Path, help="file stem for .md, .csv and .png "

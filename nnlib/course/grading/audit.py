@@ -161,8 +161,9 @@ def _imports(tree: ast.AST) -> Iterator[str]:
 
 
 def _forbidden_names(tree: ast.AST) -> Iterator[str]:
+    own = _bound_names(tree)  # a variable of the answer's own called `checks` or `vars` is harmless
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
+        if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES and node.id not in own:
             yield f"uses `{node.id}`: {FORBIDDEN_NAMES[node.id]}"
         elif isinstance(node, ast.Attribute):
             if node.attr in FORBIDDEN_NAMES and node.attr not in {"open", "compile"}:
