@@ -167,6 +167,8 @@ WRONG = [
     (checks.softmax, lambda z: z / z.sum(axis=1, keepdims=True), "sum"),
     (checks.softmax, softmax_without_keepdims, "could not be broadcast.*Hint: .*keepdims=True"),
     (checks.cross_entropy, lambda z, y: -log_softmax(z)[np.arange(len(y)), y].sum(), "missing 1/N"),
+    (checks.cross_entropy, lambda z, y: 100 * nn_cross_entropy(z, y), "got 133.438, expected 1.33438 "
+     r"\(100 times the expected value\)"),  # a number has no index: its ratio tells the cause
     (checks.cross_entropy, lambda z, y: log_softmax(z)[np.arange(len(y)), y].mean(), "minus sign"),
     (checks.cross_entropy, lambda z, y: -np.log10(stable_softmax(z)[np.arange(len(y)), y]).mean(), "log10"),
     (checks.cross_entropy, lambda z, y: -log_softmax(z)[:, y].mean(), "whole columns"),

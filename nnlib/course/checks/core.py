@@ -162,12 +162,23 @@ def _expect_close(
         raise CheckFailed(f"{case}: every entry is {factor:.4g} times the expected one: a constant factor is "
                           "wrong (one that should not be there, or one that is missing)")
     wrong = ~np.isclose(got, expected, rtol=rtol, atol=atol)
-    first = tuple(int(i) for i in np.argwhere(wrong)[0]) if got.ndim else ()
+    difference = f"(largest difference {float(np.max(np.abs(got - expected))):.3g})"
+    if got.ndim == 0:  # one number: no index to name, but its ratio to the expected one often tells the cause
+        raise CheckFailed(f"{case}: 1 of 1 entries differ {difference}: got {got.item():.6g}, expected "
+                          f"{expected.item():.6g}{_ratio(got.item(), expected.item())}")
+    first = tuple(int(i) for i in np.argwhere(wrong)[0])
     raise CheckFailed(
-        f"{case}: {int(wrong.sum())} of {wrong.size} entries differ "
-        f"(largest difference {float(np.max(np.abs(got - expected))):.3g}); "
+        f"{case}: {int(wrong.sum())} of {wrong.size} entries differ {difference}; "
         f"first at index {first}: got {got[first]:.6g}, expected {expected[first]:.6g}"
     )
+
+
+def _ratio(got: float, expected: float) -> str:
+    """' (100 times the expected value)' for a number off by a factor (a ×100, a missing 1/N);
+    '' when the ratio says nothing (expected 0, a sign flip, a factor near 1)."""
+    if expected == 0 or not np.isfinite(got) or got / expected <= 0 or abs(np.log(got / expected)) < 0.1:
+        return ""
+    return f" ({got / expected:.4g} times the expected value)"
 
 
 def _constant_ratio(got: np.ndarray, expected: np.ndarray) -> float | None:
