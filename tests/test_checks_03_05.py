@@ -122,14 +122,15 @@ def train_step(model, loss_fn, xb, yb, lr):
 
 
 def step_variant(update=lambda value, grad, lr: value - lr * grad, training=True, only_weights=False,
-                 swap=False):
+                 swap=False, skip_last_layer=False):
     """A training step with one known mistake."""
 
     def step(model, loss_fn, xb, yb, lr):
         logits = model.forward(xb, training=training)
         loss = loss_fn.forward(logits, yb)
         model.backward(loss_fn.backward())
-        for parameter in model.weights() if only_weights else model.parameters():
+        parameters = model.weights() if only_weights else model.parameters()
+        for parameter in parameters[:-2] if skip_last_layer else parameters:
             parameter.value = update(parameter.value, parameter.grad, lr)
         return (logits, loss) if swap else (loss, logits)
 
@@ -339,7 +340,10 @@ WRONG = [
     (checks.train_step, step_variant(update=lambda value, grad, lr: value + lr * grad), "stepped uphill"),
     (checks.train_step, step_variant(update=lambda value, grad, lr: value - grad),
      "ignores the learning rate"),
-    (checks.train_step, step_variant(only_weights=True), "Linear1.b, Linear2.b kept their values"),
+    (checks.train_step, step_variant(only_weights=True), "Linear1.b, Linear2.b kept their values: update "
+     "every parameter of model.parameters\\(\\), the biases too"),
+    (checks.train_step, step_variant(skip_last_layer=True), "Linear2.W, Linear2.b kept their values: update "
+     "every parameter of model.parameters\\(\\)$"),  # a whole layer left out: not a matter of biases
     (checks.train_step, step_variant(training=False), "evaluation mode"),
     (checks.train_step, step_variant(swap=True), "return \\(loss, logits\\) in this order"),
     (checks.train_step, lambda model, loss_fn, xb, yb, lr: None, "returned None"),

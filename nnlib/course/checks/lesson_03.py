@@ -357,8 +357,9 @@ def _expect_updated(model: Sequential, before: Sequential, expected: Sequential,
         raise CheckFailed(f"{case}: no parameter changed: after the backward pass has filled every .grad, "
                           "update each parameter of model.parameters(): value -= lr * grad")
     if unchanged:
+        only_biases = all(p.value.ndim == 1 for p in expected.parameters() if p.name in unchanged)
         raise CheckFailed(f"{case}: {', '.join(unchanged)} kept their values: update every parameter of "
-                          "model.parameters(), the biases too")
+                          f"model.parameters(){', the biases too' if only_biases else ''}")
     hints = [
         ([o + lr * g for o, g in zip(old, grads, strict=True)],
          "you stepped uphill: subtract lr * grad, the gradient points towards a larger loss"),
