@@ -208,6 +208,44 @@ def test_the_learners_step_with_an_optimizer_plugged_in_takes_nnlibs_steps(all_p
                                    err_msg=mine.name)
 
 
+def layer_by_layer_step(model, loss_fn, xb, yb, lr):
+    """A correct train_step that walks `model.layers` (as a learner may, after lesson 02's
+    `Sequential`) instead of `model.parameters()`."""
+    logits = model.forward(xb, training=True)
+    loss = loss_fn.forward(logits, yb)
+    model.backward(loss_fn.backward())
+    for layer in model.layers:
+        for parameter in layer.parameters():
+            parameter.value -= lr * parameter.grad
+    return loss, logits
+
+
+def test_a_step_that_walks_the_layers_passes_and_trains_with_l2_and_an_optimizer_too(all_pieces, mnist, capsys):
+    """Lessons 05-07 hand the step a wrapped network: it must still look like the network of
+    lesson 03, whose check the step passed (an AttributeError about a class the learner never met
+    would be a riddle)."""
+    from nnlib.course import checks
+    from nnlib.course.training_step import NetworkForStep
+
+    checks.train_step(layer_by_layer_step)
+    pieces = with_replaced(all_pieces, capsys, train_step=layer_by_layer_step)
+    assert "train_step" not in pieces.failed
+    x, y = mnist.x_train[:10 * 128], mnist.y_train[:10 * 128]
+    runs = []
+    for train_step in (layer_by_layer_step, reference("train_step")):
+        pieces.functions["train_step"] = train_step
+        model = pieces.network(SIZES, 0.1, np.random.default_rng(1))
+        optimizer = pieces.optimizer("adam", model.parameters(), 1e-3)
+        fit(model, optimizer, x, y, epochs=1, rng=np.random.default_rng(2), progress=False,
+            step=pieces.step(optimizer, l2=1e-4), loss_fn=pieces.loss())
+        runs.append([parameter.value.copy() for parameter in model.parameters()])
+    for mine, reference_values in zip(*runs, strict=True):
+        np.testing.assert_array_equal(mine, reference_values)
+    wrapped = NetworkForStep(mlp(SIZES, 0.0, np.random.default_rng(1)), 1e-4, lambda weights, lam: None, None)
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        wrapped.no_such_thing  # noqa: B018 (other names stay errors)
+
+
 def test_zero_gradients_stop_learning_and_the_verdict_names_the_piece(mnist, capsys):
     def zero_gradients(dy, x, W):
         return dy @ W.T, np.zeros_like(W), np.zeros(W.shape[1], dtype=W.dtype)

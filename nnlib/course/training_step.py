@@ -61,6 +61,12 @@ class LossWithL2:
     def backward(self) -> np.ndarray:
         return self.loss_fn.backward()
 
+    def __getattr__(self, name: str) -> object:
+        """Everything else is `loss_fn`'s (`probs`, ...), as for `NetworkForStep`."""
+        if name == "loss_fn":
+            raise AttributeError(name)
+        return getattr(self.loss_fn, name)
+
 
 class NetworkForStep:
     """The network as your step sees it: `forward` and `parameters` are the network's;
@@ -86,6 +92,13 @@ class NetworkForStep:
 
     def weights(self) -> list[Parameter]:
         return self.model.weights()
+
+    def __getattr__(self, name: str) -> object:
+        """Everything else is the network's (`layers`, ...): a step that passed its check on a
+        `Sequential` in lesson 03 runs unchanged when L2 or an optimizer is plugged in."""
+        if name == "model":  # not set yet (copy, pickle): no endless lookup
+            raise AttributeError(name)
+        return getattr(self.model, name)
 
     def __repr__(self) -> str:
         return f"NetworkForStep({self.model!r})"
