@@ -136,3 +136,12 @@ def test_learning_curves_of_one_epoch_show_points():
     assert sum(len(ax.get_lines()) for ax in one.axes) == 4
     longer = plots.learning_curves({"full": history(5)})
     assert all(line.get_marker() in ("None", "", None) for ax in longer.axes for line in ax.get_lines())
+
+
+def test_learning_curves_mention_l2_only_where_a_run_can_use_it():
+    """Lessons 03-04 train without L2 (taught in 05): their loss panel and alt text say cross-entropy alone."""
+    runs = {"SGD": history(5)}
+    assert plots.learning_curves(runs).axes[0].get_title() == "Loss (training: cross-entropy + L2 penalty)"
+    without = plots.learning_curves(runs, l2=False)
+    assert without.axes[0].get_title() == "Loss (cross-entropy)"
+    assert "L2" not in without.alt_text and "Loss (cross-entropy)" in without.alt_text
