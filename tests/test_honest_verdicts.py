@@ -339,8 +339,11 @@ def test_adam_without_bias_correction_trains_differently_and_only_adams_verdict_
     assert history.train_loss[0] != pytest.approx(reference.train_loss[0], rel=1e-3)  # other steps
     assert not pieces.verdict(history, expected_acc=0.5, without=["sgd_momentum_step"])
     assert "your adam_step failed its check" in capsys.readouterr().out
-    pieces.verdict(history, expected_acc=0.5, without=["adam_step"])  # as for lesson 06's momentum run
-    assert "adam_step" not in capsys.readouterr().out
+    pieces.verdict(history, expected_acc=0.5, without=["adam_step"], run="momentum 0.9, lr=0.05")  # as in 06
+    printed = capsys.readouterr().out
+    assert "adam_step" not in printed
+    # the ✅ just after a failed adam_step check names the run it is for, which is not Adam's
+    assert "✅ your network (momentum 0.9, lr=0.05) learned" in printed
 
 
 def test_lesson_07s_run_of_your_network_uses_your_step_and_its_row_says_what_was_borrowed(all_pieces, mnist,
@@ -377,3 +380,28 @@ def test_claims_compare_numbers_as_they_are():
     better = "higher (better): 96.26% against 95.68%"
     assert claims.change(0.9626, 0.9568, ".2%", lower_is_better=False) == better
     assert claims.change(0.2, 0.1) == "higher (worse): 0.200 against 0.100"
+
+
+def test_every_comparison_a_lesson_prints_names_the_pieces_it_depends_on():
+    """A cell that prints how two of your runs compare (claims.change) also calls your.explain,
+    which names the failed or borrowed pieces the comparison depends on (06's cosine race too)."""
+    import nbformat
+
+    for path in sorted(NOTEBOOKS.glob("0[3-7]_*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and "claims.change(" in cell.source:
+                assert "your.explain(" in cell.source, f"{path.name}: {cell.source[:200]}"
+
+
+def test_text_that_promises_nnlibs_curves_says_it_needs_pieces_that_pass():
+    """'Your curves follow nnlib's' holds only for pieces that pass their checks: a ×100
+    cross_entropy or an uncorrected adam_step draws other curves (lesson 07 said it unconditionally)."""
+    import nbformat
+
+    for path in sorted(NOTEBOOKS.glob("0[3-7]_*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "markdown":
+                continue
+            for paragraph in cell.source.split("\n\n"):
+                if "curves" in paragraph and ("follow those of nnlib" in paragraph or "on top of nnlib" in paragraph):
+                    assert "pass" in paragraph, f"{path.name}: {paragraph}"

@@ -173,12 +173,14 @@ class Pieces:
     # --- after training -------------------------------------------------------------------
 
     def verdict(self, history: History, expected_acc: float, pieces: Sequence[str] | None = None,
-                without: Sequence[str] = ()) -> bool:
+                without: Sequence[str] = (), run: str = "") -> bool:
         """Print plainly whether your network learned (final validation accuracy at least
         `expected_acc`), judged on your code only: with a borrowed piece among `pieces` (default:
         the gathered pieces that training used) there is no ✅, and the count of nnlib's pieces
         comes first. Points back to every failed check, and says which parts of the run were yours
         and which nnlib's. `without`: pieces this run did not use (another run of the lesson did).
+        `run`: the name of the judged run, where a lesson has several (06: a ✅ for the momentum run
+        must not read as one for Adam).
         Returns True when it learned with your pieces only, all of them passing their checks."""
         accuracy = history.val_acc[-1] if history.val_acc else float("nan")
         epochs = f"{history.epochs} epoch{'s' * (history.epochs != 1)}"
@@ -188,19 +190,20 @@ class Pieces:
         learned = accuracy >= expected_acc
         reached = (f"{accuracy:.2%} validation accuracy after {epochs}"
                    + ("" if learned else f", expected at least {expected_acc:.0%} (guessing gives 10%)"))
+        network = f"your network ({run})" if run else "your network"
         if history.stopped:
             print(f"⚠️ training stopped early ({history.stopped}) after {epochs}")
         if borrowed:
             outcome = "learned" if learned else "did not learn"
-            print(f"⏳ not yet your network: {len(borrowed)} of {len(names)} pieces are nnlib's "
+            print(f"⏳ not yet {network}: {len(borrowed)} of {len(names)} pieces are nnlib's "
                   f"({', '.join(borrowed)}); with them it {outcome}: {reached}")
         elif learned and failed:
-            print(f"⚠️ your network learned ({reached}), but with a piece that failed its check: a bug that "
+            print(f"⚠️ {network} learned ({reached}), but with a piece that failed its check: a bug that "
                   "does not stop learning still changes the result")
         elif learned:
-            print(f"✅ your network learned: {reached} (expected at least {expected_acc:.0%})")
+            print(f"✅ {network} learned: {reached} (expected at least {expected_acc:.0%})")
         else:
-            print(f"❌ your network did not learn as it should: {reached}")
+            print(f"❌ {network} did not learn as it should: {reached}")
         for name in failed:
             where = self.where[name]
             rerun = "run this lesson again"
