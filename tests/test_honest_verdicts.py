@@ -56,7 +56,8 @@ def test_unfilled_lesson_03_shows_no_success_and_counts_the_borrowed_pieces(tmp_
     assert not pieces.verdict(history, expected_acc=0.85)  # ... but that is not the learner's success
     printed = capsys.readouterr().out
     assert "✅" not in printed
-    assert "7 of 7 pieces are nnlib's" in printed  # softmax is not used by training
+    assert "7 of 7 pieces are nnlib's" in printed  # softmax is not used by training, and the verdict says so
+    assert "this run does not use softmax: not judged here" in printed  # 8 lines said "using nnlib's"
     assert "none of this run was your code yet" in printed
     assert "your code ran" not in printed
 
@@ -341,7 +342,9 @@ def test_adam_without_bias_correction_trains_differently_and_only_adams_verdict_
     assert "your adam_step failed its check" in capsys.readouterr().out
     pieces.verdict(history, expected_acc=0.5, without=["adam_step"], run="momentum 0.9, lr=0.05")  # as in 06
     printed = capsys.readouterr().out
-    assert "adam_step" not in printed
+    assert "your adam_step failed" not in printed
+    (unused,) = [line for line in printed.splitlines() if "this run does not use" in line]
+    assert "adam_step" in unused and unused.endswith(": not judged here")  # why its failure is not named
     # the ✅ just after a failed adam_step check names the run it is for, which is not Adam's
     assert "✅ your network (momentum 0.9, lr=0.05) learned" in printed
 

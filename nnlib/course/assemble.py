@@ -220,6 +220,11 @@ class Pieces:
                 print("   all your pieces passed their checks: did you change the learning rate, the batch "
                       "size or the number of epochs?")
         print(f"   {self.what_ran(names)}")
+        # Gathered pieces this run does not use: said where a count or a failed check could make
+        # the learner look for them here (03: eight "using nnlib's" lines, "7 of 7 pieces").
+        unused = [name for name in self.where if name not in names]
+        if unused and (borrowed or any(name in self.failed for name in unused)):
+            print(f"   this run does not use {_listed(unused)}: not judged here")
         return learned and not failed and not borrowed
 
     def _judged(self, pieces: Sequence[str] | None) -> list[str]:
