@@ -221,7 +221,8 @@ def layer_by_layer_step(model, loss_fn, xb, yb, lr):
     return loss, logits
 
 
-def test_a_step_that_walks_the_layers_passes_and_trains_with_l2_and_an_optimizer_too(all_pieces, mnist, capsys):
+def test_a_step_that_walks_the_layers_passes_and_trains_with_l2_and_an_optimizer_too(all_pieces, mnist,
+                                                                                    capsys):
     """Lessons 05-07 hand the step a wrapped network: it must still look like the network of
     lesson 03, whose check the step passed (an AttributeError about a class the learner never met
     would be a riddle)."""
@@ -406,5 +407,22 @@ def test_text_that_promises_nnlibs_curves_says_it_needs_pieces_that_pass():
             if cell.cell_type != "markdown":
                 continue
             for paragraph in cell.source.split("\n\n"):
-                if "curves" in paragraph and ("follow those of nnlib" in paragraph or "on top of nnlib" in paragraph):
+                promise = "follow those of nnlib" in paragraph or "on top of nnlib" in paragraph
+                if "curves" in paragraph and promise:
                     assert "pass" in paragraph, f"{path.name}: {paragraph}"
+
+
+def test_lesson_03s_verdict_cell_after_your_training_stopped_with_an_error(capsys):
+    """A train_step that climbs stops its training with an error naming it; the next cell (run with
+    Shift + Enter) says your network did not finish instead of raising KeyError: 'your network'."""
+    import nbformat
+
+    cells = nbformat.read(NOTEBOOKS / "03_backprop.ipynb", as_version=4).cells
+    (cell,) = [c for c in cells if c.cell_type == "code" and "your.verdict(" in c.source]
+    nnlibs = History(train_loss=[0.1], train_acc=[0.98], val_loss=[0.09], val_acc=[0.975], lr=[0.1],
+                     epoch_time=[1.0])
+    pieces = assemble.Pieces(failed={"train_step": "you stepped uphill"},
+                             where={"train_step": "this notebook"})
+    exec(cell.source, {"histories": {"nnlib's network": nnlibs}, "EPOCHS": 6, "your": pieces})  # noqa: S102
+    printed = capsys.readouterr().out
+    assert "❌ your network did not finish training: the error under the cell above says why" in printed
