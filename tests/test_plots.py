@@ -132,14 +132,16 @@ def test_learning_curves_of_one_epoch_show_points():
     # A quick run (NNLIB_EPOCHS=1, the browser, grading) has one epoch: a line through one point is
     # invisible, so every curve gets a marker there; longer runs stay plain lines.
     one = plots.learning_curves({"quick": history(1)})
-    assert all(line.get_marker() == "o" for ax in one.axes for line in ax.get_lines() if len(line.get_xdata()))
+    assert all(line.get_marker() == "o"
+               for ax in one.axes for line in ax.get_lines() if len(line.get_xdata()))
     assert sum(len(ax.get_lines()) for ax in one.axes) == 4
     longer = plots.learning_curves({"full": history(5)})
     assert all(line.get_marker() in ("None", "", None) for ax in longer.axes for line in ax.get_lines())
 
 
 def test_learning_curves_mention_l2_only_where_a_run_can_use_it():
-    """Lessons 03-04 train without L2 (taught in 05): their loss panel and alt text say cross-entropy alone."""
+    """Lessons 03-04 train without L2 (taught in 05): their loss panel and alt text say cross-entropy
+    alone."""
     runs = {"SGD": history(5)}
     assert plots.learning_curves(runs).axes[0].get_title() == "Loss (training: cross-entropy + L2 penalty)"
     without = plots.learning_curves(runs, l2=False)

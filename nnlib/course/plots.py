@@ -50,7 +50,8 @@ def one_at_a_time(draw: Callable[..., Figure | None]) -> Callable[..., None]:
     return run
 
 
-def learning_curves(histories: Mapping[str, History], title: str = "Learning curves", l2: bool = True) -> Figure:
+def learning_curves(histories: Mapping[str, History], title: str = "Learning curves",
+                    l2: bool = True) -> Figure:
     """`nnlib.curves.draw_learning_curves` as a lesson figure (shown in a notebook, with alt text).
     `l2=False`: no run used L2, so the loss panel says cross-entropy alone (lessons 03-04 come
     before L2 is taught)."""
