@@ -160,9 +160,9 @@ $(GRADING_STAMP): requirements.txt pyproject.toml
 .PHONY: grading-env test-grading grading-bench student-copy
 grading-env: $(GRADING_STAMP)
 
-# The round trip: a course of lessons 00, 02 and 07, a class of 16 fake students (right, blank,
-# typical mistakes, borrowing and tampering tricks), autograde (stock and in parallel), feedback,
-# exact scores, flags, the class report (tests/grading/test_round_trip.py).
+# The round trip: a course of lessons 00, 02 and 07, a class of 17 fake students (right, blank,
+# typical mistakes, borrowing and tampering tricks, an endless loop), autograde (stock and in
+# parallel), feedback, exact scores, flags, the class report (tests/grading/test_round_trip.py).
 test-grading: $(STAMP) $(GRADING_STAMP)
 	$(PY) -m pytest -m grading tests/grading -v -s
 

@@ -1,5 +1,5 @@
 """A real nbgrader round trip (`make test-grading`): a course of lessons 00, 02 and 07, a class of
-16, autograde (stock nbgrader for 00, the parallel command for 02 and 07), feedback, exact scores,
+17, autograde (stock nbgrader for 00, the parallel command for 02 and 07), feedback, exact scores,
 the audit's flags, the class report and CSV, and a tampered handout that fails validation.
 
 Runs stock nbgrader from its own environment (`make grading-env` installs it into .venv-grading),
@@ -8,8 +8,8 @@ by hand (NNLIB_STRICT_CHECKS and NNLIB_EPOCHS are removed from the environment o
 
 The class: ada answers everything right (her lesson 02 is a filled-in exercises/ notebook), dee
 too in other words, cy hands in untouched stubs, bob makes typical mistakes (and borrows nnlib's
-answer once); twelve more students answer right except for one or two borrowing or tampering
-tricks each (tests/grading_tricks.py), one of them deletes a check cell.
+answer once); eleven more answer right except for one or two borrowing or tampering tricks
+each (tests/grading_tricks.py); one more deletes a check cell, and one writes an endless loop.
 """
 
 from __future__ import annotations
@@ -108,8 +108,11 @@ TRICKSTERS = {
     "sci": {"softmax": "scipy", "confusion_matrix": "lesson's sklearn import"},
 }
 DELETES_CHECK = ("del", "02_forward_pass", "relu")  # right answers, one check cell deleted
+# right answers, but a relu that never returns: its check stops it (20 s), the notebook goes on
+ENDLESS = ("inf", "02_forward_pass", "relu")
+ENDLESS_RELU = "def relu(x):\n    while True:\n        pass\n"
 HONEST = ("ada", "cy", "dee", "bob")  # bob's one borrowing is flagged; he is checked apart
-STUDENTS = (*HONEST, *TRICKSTERS, DELETES_CHECK[0])
+STUDENTS = (*HONEST, *TRICKSTERS, DELETES_CHECK[0], ENDLESS[0])
 
 
 def answers_of(student: str, lesson: str) -> dict[str, str] | None:
@@ -121,6 +124,8 @@ def answers_of(student: str, lesson: str) -> dict[str, str] | None:
         return {name: BOB[name] for name in right}
     if student == "dee":
         return {name: DEE[name] for name in right}
+    if (student, lesson) == ENDLESS[:2]:
+        return {**right, ENDLESS[2]: ENDLESS_RELU}
     chosen = TRICKSTERS.get(student, {})
     tricks = {name: TRICKS[name][trick] for name, trick in chosen.items() if name in right}
     return {**right, **tricks}
@@ -133,8 +138,8 @@ def expected_zeros(student: str, lesson: str) -> set[str]:
         return exercises
     if student == "bob":
         return exercises & BOB_WRONG
-    if (student, lesson) == DELETES_CHECK[:2]:
-        return {DELETES_CHECK[2]}
+    if (student, lesson) in (DELETES_CHECK[:2], ENDLESS[:2]):
+        return {DELETES_CHECK[2] if student == DELETES_CHECK[0] else ENDLESS[2]}
     return exercises & set(TRICKSTERS.get(student, {}))
 
 
@@ -254,13 +259,14 @@ def test_class_report_and_csv(graded_course):
     assert "percentage" in summaries["accuracy"].mistakes[0].text
     assert "keepdims" in summaries["normalize_rows"].mistakes[0].text
     relu = summaries["relu"]
-    assert (relu.passed, relu.flagged, relu.check_deleted, relu.not_implemented) == (
-        len(STUDENTS) - 5, 3, 1, 1)
+    assert (relu.passed, relu.flagged, relu.check_deleted, relu.not_implemented, relu.timed_out) == (
+        len(STUDENTS) - 6, 3, 1, 1, 1)
     text = write_report(collect(graded_course), graded_course / "report" / "class")
-    row = r"\| 02_forward_pass \| cross_entropy \| 1 \| 11/16 \| 1 \| 1 \| 3 \| 0 \| 0 \| missing 1/N"
+    row = r"\| 02_forward_pass \| cross_entropy \| 1 \| 12/17 \| 1 \| 1 \| 3 \| 0 \| 0 \| missing 1/N"
     assert re.search(row, text)
     assert "- cross_entropy: missing 1/N: the loss is the mean over the batch, not the sum (1: bob)" in text
     assert "- relu: check deleted: its check cell was deleted from the notebook (1: del)" in text
+    assert "- relu: the check did not finish in time (an endless loop?) (1: inf)" in text
     assert "calls nnlib's own answer sklearn" not in text
     with (graded_course / "report" / "class_students.csv").open() as handle:
         rows = {(row["student"], row["exercise"]): row for row in csv.DictReader(handle)}
@@ -268,5 +274,6 @@ def test_class_report_and_csv(graded_course):
     assert rows["sci", "confusion_matrix"]["outcome"] == FLAGGED
     assert "sklearn_confusion_matrix" in rows["sci", "confusion_matrix"]["flag"]
     assert rows["bob", "cross_entropy"]["mistake"].startswith("missing 1/N")
+    assert rows["inf", "relu"]["outcome"] == "timed out" and rows["inf", "softmax"]["outcome"] == "passed"
     assert (graded_course / "report" / "class.csv").read_text().count("\n") == 10
     assert (graded_course / "report" / "class.png").stat().st_size > 10_000
