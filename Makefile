@@ -43,6 +43,14 @@ define course_env
 	$(1)/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nnlib)" > /dev/null
 endef
 
+# A tool's environment of its own in folder $(1), from requirements file $(2) (the site, the
+# browser build), so that the learners' .venv stays exactly what requirements.txt makes.
+define tool_env
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet -r $(2)
+endef
+
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
 	$(call course_env,$(VENV))
@@ -134,9 +142,7 @@ test-browser: $(STAMP) browser-packages
 SITE_VENV := .venv-site
 SITE_STAMP := $(SITE_VENV)/.installed
 $(SITE_STAMP): requirements-site.txt
-	$(PYTHON) -m venv $(SITE_VENV)
-	$(SITE_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SITE_VENV)/bin/python -m pip install --quiet -r requirements-site.txt
+	$(call tool_env,$(SITE_VENV),requirements-site.txt)
 	touch $@
 
 .PHONY: site test-site browser-packages
@@ -185,9 +191,7 @@ LITE_VENV := .venv-lite
 LITE_STAMP := $(LITE_VENV)/.installed
 LITE_PORT ?= 8000
 $(LITE_STAMP): requirements-lite.txt
-	$(PYTHON) -m venv $(LITE_VENV)
-	$(LITE_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(LITE_VENV)/bin/python -m pip install --quiet -r requirements-lite.txt
+	$(call tool_env,$(LITE_VENV),requirements-lite.txt)
 	touch $@
 
 .PHONY: lite serve-lite test-lite

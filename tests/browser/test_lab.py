@@ -12,7 +12,6 @@ not installed and could not be installed.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import time
@@ -21,17 +20,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tests.browser.chromium import SHOTS, launched_chromium
 from tests.browser.lab import jupyter_lab, shut_down_kernels
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-SHOTS = Path(os.environ.get("BROWSER_SCREENSHOTS", ROOT / "build" / "browser-screenshots"))
 NOTEBOOKS = [f"notebooks/{p.name}" for p in sorted((ROOT / "notebooks").glob("*.ipynb"))]
 NOTEBOOKS.append("exercises/00_start_here.ipynb")
 RUN_TIMEOUT = 420  # seconds for one notebook's Run All (07 trains three networks)
@@ -53,16 +47,7 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} and `make test-browser` could not install it "
-                    "(apt-get install chromium); the real-browser test needs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
-    print(f"\nscreenshots: {SHOTS}")
+    yield from launched_chromium("make test-browser", shots=SHOTS)
 
 
 def stored_figures(relative: str) -> int:

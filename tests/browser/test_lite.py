@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
 import threading
 import time
@@ -23,18 +22,16 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.browser.chromium import SHOTS as BROWSER_SHOTS
+from tests.browser.chromium import launched_chromium
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "build" / "lite"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    # Offline at the browser's level too (workers and the service worker included): no name resolves.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
-SHOTS = Path(os.environ.get("BROWSER_SCREENSHOTS", ROOT / "build" / "browser-screenshots")) / "lite"
+# Offline at the browser's level too (workers and the service worker included): no name resolves.
+OFFLINE_FLAGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+SHOTS = BROWSER_SHOTS / "lite"
 STUDENT = "exercises/02_forward_pass.ipynb"
 LESSON = "notebooks/03_backprop.ipynb"
 KERNEL_TIMEOUT = 180  # seconds until the kernel is idle after a cold load (measured 19-35 s)
@@ -68,16 +65,7 @@ def site():
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} and could not be installed "
-                    "(apt-get install chromium); the in-browser test needs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
-    print(f"\nscreenshots: {SHOTS}")
+    yield from launched_chromium("make test-lite", OFFLINE_FLAGS, shots=SHOTS)
 
 
 class Watched:

@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlparse
 
 import pytest
 
-from tests.browser.test_lab import CHROMIUM, CHROMIUM_FLAGS, ROOT, SHOTS
+from tests.browser.chromium import ROOT, SHOTS, launched_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -62,14 +62,7 @@ def site() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} and `make test-site` could not install it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
+    yield from launched_chromium("make test-site")
 
 
 class Reader:
