@@ -87,6 +87,8 @@ def draw_learning_curves(fig: Figure, histories: Mapping[str, History],
     _accuracy_limits(ax_acc, histories)
     for ax in (ax_loss, ax_acc):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs, also for short runs
+        if max(h.epochs for h in histories.values()) == 1:  # else the one point gets ticks 0.95 ... 1.05
+            ax.set(xlim=(0.5, 1.5), xticks=[1])
         ax.grid(alpha=0.3, which="both" if ax is ax_loss else "major")
         ax.legend(fontsize=8)
     fig.suptitle(title)

@@ -135,8 +135,11 @@ def test_learning_curves_of_one_epoch_show_points():
     assert all(line.get_marker() == "o"
                for ax in one.axes for line in ax.get_lines() if len(line.get_xdata()))
     assert sum(len(ax.get_lines()) for ax in one.axes) == 4
+    # ... on an axis with the one whole epoch it is, not fractional ticks around it
+    assert all(list(ax.get_xticks()) == [1] for ax in one.axes)
     longer = plots.learning_curves({"full": history(5)})
     assert all(line.get_marker() in ("None", "", None) for ax in longer.axes for line in ax.get_lines())
+    assert all(list(ax.get_xticks()) != [1] for ax in longer.axes)
 
 
 def test_learning_curves_mention_l2_only_where_a_run_can_use_it():
