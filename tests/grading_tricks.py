@@ -35,7 +35,7 @@ TRICKS: dict[str, dict[str, str]] = {
         "numpy patched": ("np.allclose = lambda *a, **k: True\n\n\n"
                           "def linear_forward(x, W, b):\n    return x\n"),
         "reference list cleared": ("import sys\n\n"
-                                   "sys.modules[\"nnlib.course.checks.grading\"].REFERENCES.clear()\n\n\n"
+                                   "sys.modules[\"nnlib.course.exercises\"]._declared.clear()\n\n\n"
                                    "def linear_forward(x, W, b):\n    return x @ W + b\n"),
     },
     "accuracy": {

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import csv
+import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -12,28 +14,18 @@ import nbformat
 import numpy as np
 import pytest
 
-from nnlib.course import checks
+from nnlib.course import checks, exercises
 from nnlib.course.checks import CheckFailed, grading
 from nnlib.course.grading.metadata import cell_metadata, find_exercises
-from nnlib.course.grading.points import POINTS
 from nnlib.course.grading.report import mistake_of, outcomes_of, summarise
 
 REPO = Path(__file__).resolve().parent.parent
 LESSONS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 # The grade ids are part of every gradebook made with the course: renaming an exercise
-# changes them. This list changes only on purpose.
-GRADE_IDS = {
-    "00_start_here": ["normalize_rows", "count_labels"],
-    "01_data": ["scale_images", "one_hot", "train_val_split"],
-    "02_forward_pass": ["linear_forward", "relu", "softmax", "cross_entropy"],
-    "03_backprop": ["linear_backward", "relu_backward", "softmax_cross_entropy_backward",
-                    "numerical_gradient", "train_step"],
-    "04_dropout": ["dropout_forward", "dropout_backward"],
-    "05_l2_regularization": ["l2_penalty", "add_l2_grad"],
-    "06_optimizers": ["sgd_momentum_step", "adam_step", "cosine_lr"],
-    "07_results": ["accuracy", "confusion_matrix", "top_confident_mistakes"],
-}
+# changes them. The frozen list changes only on purpose.
+GRADE_IDS = json.loads((REPO / "nnlib/course/grading/frozen_grade_ids.json").read_text())
+POINTS = exercises.points()
 
 
 def nbgrader_cells(nb):
@@ -72,11 +64,43 @@ def test_student_notebooks_carry_the_same_metadata(path):
             "checks and text are locked; solutions and the other code cells stay editable (Try this)")
 
 
-def test_points_table_covers_the_course_and_matches_teaching():
-    assert [name for names in GRADE_IDS.values() for name in names] == list(POINTS)
+def test_the_registry_keeps_every_frozen_grade_id():
+    """Gradebooks refer to these ids: one renamed, moved to another lesson or gone fails here."""
+    registry = {e.name: e.lesson for e in exercises.all_exercises()}
+    frozen = {name: lesson for lesson, names in GRADE_IDS.items() for name in names}
+    assert registry == frozen, "a grade id changed: gradebooks depend on them (frozen_grade_ids.json)"
+    for lesson, names in GRADE_IDS.items():
+        assert [e.name for e in exercises.of_lesson(lesson)] == names, "the registry's order is the lesson's"
+
+
+def test_a_changed_grade_id_is_caught(monkeypatch):
+    renamed = exercises.exercise("relu")
+    monkeypatch.setitem(exercises._declared, "relu", dataclasses.replace(renamed, name="rectifier"))
+    monkeypatch.setitem(exercises._declared, "rectifier", exercises._declared.pop("relu"))
+    with pytest.raises(AssertionError, match="a grade id changed"):
+        test_the_registry_keeps_every_frozen_grade_id()
+
+
+def test_teaching_shows_the_registrys_points_table():
     teaching = (REPO / "TEACHING.md").read_text()
-    rows = dict(re.findall(r"^\| \d\.\d `(\w+)` \| (\d+) \|", teaching, flags=re.MULTILINE))
+    assert exercises.with_points_table(teaching) == teaching, "run `make exercises` (it writes the table)"
+    rows = dict(re.findall(r"^\| \d\.\d `(\w+)` \| \w+ \| (\d+) \|", teaching, flags=re.MULTILINE))
     assert {name: int(points) for name, points in rows.items()} == POINTS
+
+
+def test_an_exercise_is_declared_once_with_a_known_lesson():
+    relu = exercises.exercise("relu")
+    with pytest.raises(ValueError, match="declared twice"):
+        exercises.declare(dataclasses.replace(relu, checker=_stand_in_checker))
+    with pytest.raises(ValueError, match="unknown lesson '02_forward'"):
+        exercises.declare(dataclasses.replace(relu, lesson="02_forward"))
+    with pytest.raises(KeyError, match="declared by their checker's decorator"):
+        exercises.exercise("brand_new")
+
+
+def _stand_in_checker(fn=None):
+    """A stand-in checker from another module than relu's (for the twice-declared test)."""
+    return None
 
 
 def test_an_exercise_without_its_check_or_points_is_refused():
@@ -88,7 +112,7 @@ def test_an_exercise_without_its_check_or_points_is_refused():
         find_exercises(nb, "lesson.ipynb")
     nb.cells[0].source = nb.cells[0].source.replace("relu", "brand_new")
     nb.cells[1].source = "checks.brand_new(brand_new)"
-    with pytest.raises(KeyError, match="add it to POINTS"):
+    with pytest.raises(KeyError, match="declared by their checker's decorator"):
         find_exercises(nb, "lesson.ipynb")
 
 
@@ -137,9 +161,8 @@ def test_the_lessons_solutions_pass_in_grading_mode(path, graded, capsys):
 
 
 def test_every_reference_resolves():
-    for name, specs in grading.REFERENCES.items():
-        assert name in POINTS
-        for spec in specs:
+    for known in exercises.all_exercises():
+        for spec in known.references:
             assert callable(grading.resolve(spec)), spec
 
 

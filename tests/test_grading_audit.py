@@ -16,7 +16,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from nnlib.course import checks
+from nnlib.course import checks, exercises
 from nnlib.course.checks import CheckFailed, grading
 from nnlib.course.grading.audit import (
     NEAR_COPY_MIN_TOKENS,
@@ -122,8 +122,9 @@ def test_the_near_copy_threshold_separates_honest_answers_from_pasted_ones():
     solution (honest) and against its own source with every variable renamed (pasted)."""
     honest_scores, pasted_scores = [], []
     answers = solutions()
-    for exercise, specs in grading.REFERENCES.items():
-        for spec in specs:
+    for known in exercises.all_exercises():
+        exercise = known.name
+        for spec in known.references:
             if not spec.startswith("nnlib."):
                 continue
             source = textwrap.dedent(inspect.getsource(grading.resolve(spec)))

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlib.course import checks
+from nnlib.course import checks, exercises
 from nnlib.course.checks import grading
 from nnlib.course.notebook_functions import functions_from_notebook
 from nnlib.course.returns import returned
@@ -50,25 +50,6 @@ from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, check_labels, l2_pena
 from nnlib.network import Sequential
 from nnlib.optim import SGD, Adam, Optimizer, Schedule, constant_schedule, cosine_schedule
 from nnlib.train import History
-
-# The lesson (notebook file) where each piece is written, in the order of the course.
-LESSON_OF = {
-    "linear_forward": "02_forward_pass.ipynb",
-    "relu": "02_forward_pass.ipynb",
-    "softmax": "02_forward_pass.ipynb",
-    "cross_entropy": "02_forward_pass.ipynb",
-    "linear_backward": "03_backprop.ipynb",
-    "relu_backward": "03_backprop.ipynb",
-    "softmax_cross_entropy_backward": "03_backprop.ipynb",
-    "train_step": "03_backprop.ipynb",
-    "dropout_forward": "04_dropout.ipynb",
-    "dropout_backward": "04_dropout.ipynb",
-    "l2_penalty": "05_l2_regularization.ipynb",
-    "add_l2_grad": "05_l2_regularization.ipynb",
-    "sgd_momentum_step": "06_optimizers.ipynb",
-    "adam_step": "06_optimizers.ipynb",
-    "cosine_lr": "06_optimizers.ipynb",
-}
 
 # The parts of a training run, and the pieces that do each (for the verdict's "what ran" line).
 STAGES = {
@@ -294,21 +275,21 @@ def gather(
     notebook) whose pieces are read as last saved. Prints one line per piece that is not
     yours (borrowed from nnlib) or failed its check, and one line naming yours."""
     folder = Path(folder) if folder is not None else Path.cwd()
-    lessons = dict.fromkeys(LESSON_OF.values())
+    lessons = dict.fromkeys(exercises.pieces().values())
     if not isinstance(earlier, list | tuple) or any(lesson not in lessons for lesson in earlier):
         raise ValueError(f"gather: earlier must list lesson files among {', '.join(lessons)}; "
                          f"got {earlier!r}")
     found: dict[str, tuple[Callable | None, str, str]] = {}  # name -> (function, where, problem)
     for lesson in earlier:
-        names = [name for name, home in LESSON_OF.items() if home == lesson]
+        names = [name for name, home in exercises.pieces().items() if home == lesson]
         for name, (function, problem) in functions_from_notebook(folder / lesson, names).items():
             found[name] = (function, lesson, problem)
     if not isinstance(here, dict | None):
         raise ValueError(f"gather: here must map piece names to functions, got {type(here).__name__}")
     for name, function in (here or {}).items():
-        if name not in LESSON_OF:
+        if name not in exercises.pieces():
             raise ValueError(f"gather: {name!r} is not a piece of the network; "
-                             f"the pieces are {', '.join(LESSON_OF)}")
+                             f"the pieces are {', '.join(exercises.pieces())}")
         found[name] = (function, "this notebook", "")
     pieces = Pieces()
     for name, (function, where, problem) in found.items():
@@ -542,3 +523,10 @@ def train_course_run(config: RunConfig, data: MNIST, pieces: Pieces, progress: b
         schedule = constant_schedule(config.lr)
     return fit_and_evaluate(config, data, model, optimizer, schedule, rng, progress,
                             step=pieces.step(optimizer, l2=config.l2), loss_fn=pieces.loss())
+
+
+def __getattr__(name: str) -> dict[str, str]:
+    # LESSON_OF (piece -> its notebook file) comes from the registry, filled as the checkers load.
+    if name == "LESSON_OF":
+        return exercises.pieces()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 
+from nnlib.course import exercises
 from nnlib.course.grading.checksums import add_checksums
 from nnlib.course.grading.metadata import BEGIN_SOLUTION, apply_metadata, cell_metadata
 from nnlib.files import atomic_write
@@ -271,7 +272,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for path in written:
         print(f"wrote {path}")
+    _write_points_table(args.lessons.parent / "TEACHING.md")
     return 0
+
+
+def _write_points_table(teaching: Path) -> None:
+    """TEACHING.md's points table, made from the registry (where the course has a TEACHING.md)."""
+    if not teaching.is_file():
+        return
+    text = teaching.read_text(encoding="utf-8")
+    updated = exercises.with_points_table(text)
+    if updated != text:
+        with atomic_write(teaching) as handle:
+            handle.write(updated)
+        print(f"wrote {teaching}'s points table")
 
 
 if __name__ == "__main__":

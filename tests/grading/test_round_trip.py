@@ -24,8 +24,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from nnlib.course import exercises
 from nnlib.course.grading.checksums import find_tampering
-from nnlib.course.grading.points import POINTS
 from nnlib.course.grading.report import FLAGGED, collect, summarise, write_report
 from tests.grading.classroom import (
     REPO,
@@ -175,8 +175,8 @@ def test_exact_scores(graded_course):
     expected = {}
     for student in STUDENTS:
         for lesson in LESSONS:
-            total = sum(POINTS[name] for name in EXERCISES[lesson])
-            lost = sum(POINTS[name] for name in expected_zeros(student, lesson))
+            total = sum(exercises.points()[name] for name in EXERCISES[lesson])
+            lost = sum(exercises.points()[name] for name in expected_zeros(student, lesson))
             expected[student, lesson] = (float(total - lost), float(total))
     assert {key: got[key] for key in expected} == expected
 

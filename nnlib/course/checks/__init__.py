@@ -15,10 +15,15 @@ changes its input arrays in place.
 The machinery lives in `core`; the checkers of each lesson in `lessons_00_02`,
 `lesson_03`, `lesson_04`, `lesson_05` and `lessons_06_07`. Adding a checker: in
 the lesson's module, write a function `name(fn)` decorated with
-`@checker("name")` that calls `_call(fn, ...)` on each case and
-`_expect_close(...)` on the result, and export it here.
+`@checker("name", lesson=..., points=..., references=...)` (the exercise's one
+declaration, see `nnlib.course.exercises`) that calls `_call(fn, ...)` on each
+case and `_expect_close(...)` on the result. `checks.name` finds it here by name.
 """
 
+from typing import Any
+
+from nnlib.course import exercises
+from nnlib.course.checks import lesson_03, lesson_04, lesson_05, lessons_00_02, lessons_06_07  # noqa: F401
 from nnlib.course.checks.core import (
     STRICT_VARIABLE,
     CheckFailed,
@@ -26,69 +31,23 @@ from nnlib.course.checks.core import (
     checker,
     hint_scaled,
 )
-from nnlib.course.checks.lesson_03 import (
-    linear_backward,
-    numerical_gradient,
-    relu_backward,
-    softmax_cross_entropy_backward,
-    train_step,
-)
-from nnlib.course.checks.lesson_04 import (
-    dropout_backward,
-    dropout_forward,
-)
-from nnlib.course.checks.lesson_05 import (
-    add_l2_grad,
-    l2_penalty,
-)
-from nnlib.course.checks.lessons_00_02 import (
-    count_labels,
-    cross_entropy,
-    linear_forward,
-    normalize_rows,
-    one_hot,
-    relu,
-    scale_images,
-    softmax,
-    train_val_split,
-)
-from nnlib.course.checks.lessons_06_07 import (
-    accuracy,
-    adam_step,
-    confusion_matrix,
-    cosine_lr,
-    sgd_momentum_step,
-    top_confident_mistakes,
-)
+from nnlib.course.checks.grading import capture_originals
 
-__all__ = [
-    "STRICT_VARIABLE",
-    "CheckFailed",
-    "Hint",
-    "checker",
-    "hint_scaled",
-    "normalize_rows",
-    "count_labels",
-    "scale_images",
-    "one_hot",
-    "train_val_split",
-    "linear_forward",
-    "relu",
-    "softmax",
-    "cross_entropy",
-    "linear_backward",
-    "relu_backward",
-    "softmax_cross_entropy_backward",
-    "numerical_gradient",
-    "train_step",
-    "dropout_forward",
-    "dropout_backward",
-    "l2_penalty",
-    "add_l2_grad",
-    "sgd_momentum_step",
-    "adam_step",
-    "cosine_lr",
-    "accuracy",
-    "confusion_matrix",
-    "top_confident_mistakes",
-]
+# Now that every checker is declared, and before any learner code runs: nnlib's answers as imported.
+capture_originals()
+
+
+def __getattr__(name: str) -> Any:
+    """`checks.relu` is the checker of exercise `relu` (from the registry)."""
+    try:
+        return exercises.exercise(name).checker
+    except KeyError:
+        raise AttributeError(f"nnlib.course.checks has no checker {name!r}: the exercises are "
+                             f"{', '.join(e.name for e in exercises.all_exercises())}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, *(e.name for e in exercises.all_exercises())])
+
+
+__all__ = ["STRICT_VARIABLE", "CheckFailed", "Hint", "checker", "hint_scaled"]

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from nnlib.course import exercises
 from nnlib.course.checks import grading
 from nnlib.course.checks.grading import STRICT_VARIABLE  # noqa: F401  (re-exported by nnlib.course.checks)
 
@@ -32,8 +33,20 @@ class _NotImplementedYet(Exception):
     pass
 
 
-def checker(name: str) -> Callable[[Callable[..., str]], Callable[..., None]]:
-    """Turn `check(fn) -> description of what passed` into a checker that prints one line."""
+def checker(
+    name: str,
+    *,
+    lesson: str | None = None,
+    points: int = 1,
+    references: tuple[str, ...] = (),
+    piece: bool = False,
+    may_use: tuple[str, ...] = (),
+) -> Callable[[Callable[..., str]], Callable[..., None]]:
+    """Turn `check(fn) -> description of what passed` into a checker that prints one line.
+
+    With a `lesson`, this is also the exercise's one declaration in the registry
+    (`nnlib.course.exercises`): its points, nnlib's own versions (`references`), whether it is a
+    piece of "your network" and which lesson imports its answer may call (`may_use`)."""
 
     def wrap(check: Callable[..., str]) -> Callable[..., None]:
         @functools.wraps(check)
@@ -65,6 +78,9 @@ def checker(name: str) -> Callable[[Callable[..., str]], Callable[..., None]]:
                                   f"{' '.join(str(err).split())[:300]})") from None
             print(f"✅ {name}: passed ({passed})")
 
+        if lesson is not None:
+            exercises.declare(exercises.Exercise(name, lesson, points, tuple(references), piece,
+                                                 frozenset(may_use), run))
         return run
 
     return wrap

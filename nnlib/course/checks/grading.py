@@ -7,7 +7,7 @@ the kernel inherits it; `NNLIB_STRICT_CHECKS=1` does the same by hand. In gradin
 - runs its cases again on hidden inputs drawn from other seeds, so a hard-coded answer fails,
   and, for the shape-generic exercises, one hidden case with other shapes (`other_shapes`);
 - fails a function that calls nnlib's own implementation of the same exercise (listed in
-  `REFERENCES`), naming it: `return nnlib.losses.softmax(z)` is not an answer; so does a
+  the registry's `references`), naming it: `return nnlib.losses.softmax(z)` is not an answer; so does a
   function that *is* that implementation (`ReLU().forward`, a `functools.partial` of it), and
   any check once nnlib's implementation was replaced in the notebook (kept from import time);
 - stops a function after `CHECK_SECONDS` and does not run it again in the notebook.
@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from types import CodeType, FrameType, MethodType
 from typing import Any
 
+from nnlib.course import exercises
 from nnlib.course.checks.other_shapes import check_other_shapes
 
 STRICT_VARIABLE = "NNLIB_STRICT_CHECKS"
@@ -44,31 +45,13 @@ HIDDEN_SEED_OFFSETS = (1009,)
 # How a failure in a hidden round begins (the class report strips it to group mistakes).
 HIDDEN_PREFIX = "hidden cases (other random inputs): "
 
-# nnlib's (or a library's) implementation of each exercise, as "module:qualified.name". A learner's
-# function that calls one of these for its own exercise fails in grading mode.
-REFERENCES: dict[str, tuple[str, ...]] = {
-    "scale_images": ("nnlib.data:scale_images",),
-    "one_hot": ("nnlib.data:one_hot",),
-    "linear_forward": ("nnlib.layers:Linear.forward",),
-    "relu": ("nnlib.layers:ReLU.forward",),
-    "softmax": ("nnlib.losses:softmax", "nnlib.losses:log_softmax"),
-    "cross_entropy": ("nnlib.losses:cross_entropy", "nnlib.losses:log_softmax",
-                      "nnlib.losses:SoftmaxCrossEntropy.forward"),
-    "linear_backward": ("nnlib.layers:Linear.backward",),
-    "relu_backward": ("nnlib.layers:ReLU.backward",),
-    "softmax_cross_entropy_backward": ("nnlib.losses:SoftmaxCrossEntropy.backward",),
-    "numerical_gradient": ("nnlib.gradcheck:numerical_gradient",),
-    "train_step": ("nnlib.course.training_step:reference_train_step", "nnlib.train:fit"),
-    "dropout_forward": ("nnlib.layers:Dropout.forward",),
-    "dropout_backward": ("nnlib.layers:Dropout.backward",),
-    "l2_penalty": ("nnlib.losses:l2_penalty",),
-    "add_l2_grad": ("nnlib.losses:add_l2_grad",),
-    "sgd_momentum_step": ("nnlib.optim:SGD._update",),
-    "adam_step": ("nnlib.optim:Adam._update",),
-    "cosine_lr": ("nnlib.optim:cosine_schedule",),
-    "confusion_matrix": ("nnlib.course.plots:confusion_matrix", "sklearn.metrics:confusion_matrix"),
-    "top_confident_mistakes": ("nnlib.course.plots:most_confident_mistakes",),
-}
+def references(name: str) -> tuple[str, ...]:
+    """nnlib's (or a library's) implementations of exercise `name`, as "module:qualified.name"
+    (declared in the registry): a learner's function that calls one of them for its own
+    exercise fails in grading mode."""
+    known = {e.name: e for e in exercises.all_exercises()}
+    return known[name].references if name in known else ()
+
 
 # The seed shift of the round being run (0: the visible cases). A context variable, so that
 # nested or concurrent checks cannot see each other's round.
@@ -111,15 +94,22 @@ def _capture(spec: str) -> tuple[Any, CodeType]:
 # nnlib's references as they were when the checkers were imported (the lesson's first cell),
 # before any of the learner's code ran: a learner's cell that replaces one (or its code) cannot
 # make the check compare an answer with itself, nor hide the answer from the guard.
-_ORIGINALS: dict[str, tuple[Any, CodeType]] = {
-    spec: _capture(spec) for specs in REFERENCES.values() for spec in specs if spec.startswith("nnlib.")
-}
+_ORIGINALS: dict[str, tuple[Any, CodeType]] = {}
+
+
+def capture_originals() -> None:
+    """Remember every nnlib reference as it is now (nnlib.course.checks calls this once its
+    checkers are declared, at the lesson's first cell)."""
+    for known in exercises.all_exercises():
+        for spec in known.references:
+            if spec.startswith("nnlib.") and spec not in _ORIGINALS:
+                _ORIGINALS[spec] = _capture(spec)
 
 
 def reference_code(name: str) -> dict[CodeType, str]:
     """The code objects of exercise `name`'s references (nnlib's as imported), each with its name."""
     found: dict[CodeType, str] = {}
-    for spec in REFERENCES.get(name, ()):
+    for spec in references(name):
         _, code = _ORIGINALS[spec] if spec in _ORIGINALS else _capture(spec)
         for inner in _code_objects(code):
             found[inner] = spec.replace(":", ".")
@@ -129,7 +119,7 @@ def reference_code(name: str) -> dict[CodeType, str]:
 def replaced_reference(name: str) -> str | None:
     """The first of exercise `name`'s nnlib references that is no longer what was imported
     (the name rebound, or its code swapped), or None."""
-    for spec in REFERENCES.get(name, ()):
+    for spec in references(name):
         if spec not in _ORIGINALS:
             continue
         function, code = _ORIGINALS[spec]

@@ -41,7 +41,11 @@ def _expect_order(parts: tuple[np.ndarray, ...], expected: tuple[np.ndarray, ...
                               "(dx, dW, db) in this order")
 
 
-@checker("linear_backward")
+@checker("linear_backward",
+         lesson="03_backprop",
+         points=2,
+         references=("nnlib.layers:Linear.backward",),
+         piece=True)
 def linear_backward(fn: Callable) -> str:
     """Lesson 03: `linear_backward(dy (N, n_out), x (N, n_in), W (n_in, n_out)) -> (dx, dW, db)`."""
     from nnlib.layers import Linear
@@ -98,7 +102,11 @@ def linear_backward(fn: Callable) -> str:
     return f"{len(cases)} cases, including a batch of 1, a square W and float32; matches nnlib.layers.Linear"
 
 
-@checker("relu_backward")
+@checker("relu_backward",
+         lesson="03_backprop",
+         points=1,
+         references=("nnlib.layers:ReLU.backward",),
+         piece=True)
 def relu_backward(fn: Callable) -> str:
     """Lesson 03: `relu_backward(dy, x) -> dx`, all `(batch, features)`: dy where x > 0, else 0."""
     from nnlib.layers import ReLU
@@ -135,7 +143,12 @@ def relu_backward(fn: Callable) -> str:
     return f"{len(cases)} cases, including x == 0, all-negative inputs and float32; matches nnlib.layers.ReLU"
 
 
-@checker("softmax_cross_entropy_backward")
+@checker("softmax_cross_entropy_backward",
+         lesson="03_backprop",
+         points=2,
+         references=("nnlib.losses:SoftmaxCrossEntropy.backward",),
+         piece=True,
+         may_use=("softmax",))
 def softmax_cross_entropy_backward(fn: Callable) -> str:
     """Lesson 03: `softmax_cross_entropy_backward(logits (batch, classes), labels (batch,))`
     -> dlogits `(batch, classes)`, the gradient of the mean cross-entropy: `(softmax - onehot) / batch`."""
@@ -188,7 +201,10 @@ def softmax_cross_entropy_backward(fn: Callable) -> str:
     return f"{len(cases)} cases, including large logits, a batch of 1 and float32; matches nnlib.losses"
 
 
-@checker("numerical_gradient")
+@checker("numerical_gradient",
+         lesson="03_backprop",
+         points=2,
+         references=("nnlib.gradcheck:numerical_gradient",))
 def numerical_gradient(fn: Callable) -> str:
     """Lesson 03: `numerical_gradient(f, x, eps) -> (same shape as x)`, central differences of
     `f()` (no arguments; it reads `x`), perturbing `x` in place one entry at a time and restoring it."""
@@ -263,7 +279,11 @@ def _one_sided(f: Callable[[], float], x: np.ndarray, eps: float, direction: int
 
 
 
-@checker("train_step")
+@checker("train_step",
+         lesson="03_backprop",
+         points=1,
+         references=("nnlib.course.training_step:reference_train_step", "nnlib.train:fit"),
+         piece=True)
 def train_step(fn: Callable) -> str:
     """Lesson 03: `train_step(model, loss_fn, xb (N, features), yb (N,), lr) -> (loss, logits)`:
     one step of plain SGD (forward in training mode, loss, backward, `value -= lr * grad`)."""

@@ -18,7 +18,11 @@ from nnlib.course.checks.core import (
 )
 
 
-@checker("dropout_forward")
+@checker("dropout_forward",
+         lesson="04_dropout",
+         points=2,
+         references=("nnlib.layers:Dropout.forward",),
+         piece=True)
 def dropout_forward(fn: Callable) -> str:
     """Lesson 04: `dropout_forward(x, p, rng, training) -> (y, mask)`, inverted dropout.
 
@@ -117,7 +121,11 @@ def dropout_forward(fn: Callable) -> str:
             "p = 0 pass x unchanged")
 
 
-@checker("dropout_backward")
+@checker("dropout_backward",
+         lesson="04_dropout",
+         points=1,
+         references=("nnlib.layers:Dropout.backward",),
+         piece=True)
 def dropout_backward(fn: Callable) -> str:
     """Lesson 04: `dropout_backward(dy, mask) -> dx`; mask from `dropout_forward` (None in evaluation)."""
     from nnlib.layers import Dropout

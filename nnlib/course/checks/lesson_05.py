@@ -51,7 +51,11 @@ def summation_rtol(dtype: np.dtype, terms: int) -> float:
     return max(1e-5, 10 * math.sqrt(terms) * float(np.finfo(dtype).eps))
 
 
-@checker("l2_penalty")
+@checker("l2_penalty",
+         lesson="05_l2_regularization",
+         points=1,
+         references=("nnlib.losses:l2_penalty",),
+         piece=True)
 def l2_penalty(fn: Callable) -> str:
     """Lesson 05: `l2_penalty(params, lam) -> float`, `0.5 * lam * sum(W**2)` over the weight
     matrices among `params` (2-D), skipping the biases (1-D)."""
@@ -115,7 +119,11 @@ def l2_penalty(fn: Callable) -> str:
     return "4 cases, biases skipped, lam = 0 and float32 included; matches nnlib.losses.l2_penalty"
 
 
-@checker("add_l2_grad")
+@checker("add_l2_grad",
+         lesson="05_l2_regularization",
+         points=1,
+         references=("nnlib.losses:add_l2_grad",),
+         piece=True)
 def add_l2_grad(fn: Callable) -> str:
     """Lesson 05: `add_l2_grad(params, lam) -> None`: adds `lam * W` in place to the `.grad` of
     every weight matrix (2-D) among `params`, and leaves the biases (1-D) alone."""

@@ -37,7 +37,7 @@ def _hint_rows_sum_to_one(message_if_columns: str, message_if_neither: str) -> H
     return hint
 
 
-@checker("normalize_rows")
+@checker("normalize_rows", lesson="00_start_here", points=1)
 def normalize_rows(fn: Callable) -> str:
     """Warm-up: `normalize_rows(x)` divides each row of a non-negative `(n, k)` array by its sum."""
     rng = _cases(1)
@@ -68,7 +68,7 @@ def normalize_rows(fn: Callable) -> str:
     return f"{len(cases)} arrays, each row sums to 1, float32 stays float32"
 
 
-@checker("count_labels")
+@checker("count_labels", lesson="00_start_here", points=1)
 def count_labels(fn: Callable) -> str:
     """Warm-up: `count_labels(labels, classes)` -> `(classes,)` integer counts of each label."""
     rng = _cases(2)
@@ -98,7 +98,7 @@ def count_labels(fn: Callable) -> str:
     return f"{len(cases)} cases, including classes that never occur and no labels at all"
 
 
-@checker("scale_images")
+@checker("scale_images", lesson="01_data", points=1, references=("nnlib.data:scale_images",))
 def scale_images(fn: Callable) -> str:
     """Lesson 01: uint8 images `(n, height, width)` -> float32 rows `(n, height * width)` in [0, 1]."""
     from nnlib.data import scale_images as reference
@@ -180,7 +180,7 @@ def _makes_float64_copy(fn: Callable, images: np.ndarray) -> bool:
     return bool(watched.record["float64"])
 
 
-@checker("one_hot")
+@checker("one_hot", lesson="01_data", points=1, references=("nnlib.data:one_hot",))
 def one_hot(fn: Callable) -> str:
     """Lesson 01: `one_hot(labels (n,), classes) -> (n, classes)` float32."""
     from nnlib.data import one_hot as reference
@@ -234,7 +234,7 @@ def _hint_skipped_row(labels: np.ndarray) -> Hint:
     return hint
 
 
-@checker("train_val_split")
+@checker("train_val_split", lesson="01_data", points=1)
 def train_val_split(fn: Callable) -> str:
     """Lesson 01: `train_val_split(x, y, validation) -> (x_train, y_train, x_val, y_val)`,
     the last `validation` samples become the validation set, in order."""
@@ -273,7 +273,11 @@ def train_val_split(fn: Callable) -> str:
     return f"{len(cases)} splits, including validation=0; the validation set is the end, in order"
 
 
-@checker("linear_forward")
+@checker("linear_forward",
+         lesson="02_forward_pass",
+         points=1,
+         references=("nnlib.layers:Linear.forward",),
+         piece=True)
 def linear_forward(fn: Callable) -> str:
     """Lesson 02: `linear_forward(x (N, n_in), W (n_in, n_out), b (n_out,)) -> (N, n_out)`."""
     from nnlib.layers import Linear
@@ -312,7 +316,7 @@ def linear_forward(fn: Callable) -> str:
     return f"{len(cases)} cases, including a batch of 1 and a square W; matches nnlib.layers.Linear"
 
 
-@checker("relu")
+@checker("relu", lesson="02_forward_pass", points=1, references=("nnlib.layers:ReLU.forward",), piece=True)
 def relu(fn: Callable) -> str:
     """Lesson 02: `relu(x) -> max(x, 0)`, elementwise, same shape and dtype."""
     from nnlib.layers import ReLU
@@ -349,7 +353,11 @@ _KEEPDIMS_HINT = ("a row's maximum or sum, z.max(axis=1) or .sum(axis=1), has sh
                   "by its own numbers")
 
 
-@checker("softmax")
+@checker("softmax",
+         lesson="02_forward_pass",
+         points=1,
+         references=("nnlib.losses:softmax", "nnlib.losses:log_softmax"),
+         piece=True)
 def softmax(fn: Callable) -> str:
     """Lesson 02: `softmax(z (N, classes)) -> (N, classes)`, each row sums to 1."""
     from nnlib.losses import softmax as reference
@@ -395,7 +403,12 @@ def softmax(fn: Callable) -> str:
     return f"{len(cases)} cases, including logits near 1000 and float32; matches nnlib.losses.softmax"
 
 
-@checker("cross_entropy")
+@checker("cross_entropy",
+         lesson="02_forward_pass",
+         points=1,
+         references=("nnlib.losses:cross_entropy", "nnlib.losses:log_softmax",
+                     "nnlib.losses:SoftmaxCrossEntropy.forward"),
+         piece=True)
 def cross_entropy(fn: Callable) -> str:
     """Lesson 02: `cross_entropy(logits (N, classes), labels (N,)) -> float`, the mean loss."""
     from nnlib.losses import cross_entropy as reference

@@ -86,7 +86,11 @@ def _momentum_reference(w, g, v, lr, momentum):
     return param.value.copy(), new_v
 
 
-@checker("sgd_momentum_step")
+@checker("sgd_momentum_step",
+         lesson="06_optimizers",
+         points=1,
+         references=("nnlib.optim:SGD._update",),
+         piece=True)
 def sgd_momentum_step(fn: Callable) -> str:
     """Exercise 6.1: `sgd_momentum_step(w, g, v, lr, momentum) -> (w, v)`."""
     rng = _cases(61)
@@ -197,7 +201,7 @@ def _adam_w_hints(w, g, new_m, new_v, t, lr, beta1, beta2, eps) -> list[Hint]:
     ]
 
 
-@checker("adam_step")
+@checker("adam_step", lesson="06_optimizers", points=2, references=("nnlib.optim:Adam._update",), piece=True)
 def adam_step(fn: Callable) -> str:
     """Exercise 6.2: `adam_step(w, g, m, v, t, lr, beta1, beta2, eps) -> (w, m, v)`."""
     rng = _cases(62)
@@ -237,7 +241,11 @@ def adam_step(fn: Callable) -> str:
     return "first step, running moments, tiny gradients, zero gradient, float32; matches nnlib.optim.Adam"
 
 
-@checker("cosine_lr")
+@checker("cosine_lr",
+         lesson="06_optimizers",
+         points=1,
+         references=("nnlib.optim:cosine_schedule",),
+         piece=True)
 def cosine_lr(fn: Callable) -> str:
     """Exercise 6.3: `cosine_lr(step, total, lr) -> float`, half a cosine from lr to 0."""
     from nnlib.optim import cosine_schedule
@@ -307,7 +315,7 @@ def _first_wrong_step(got: np.ndarray, expected: np.ndarray, steps: Sequence[int
             f"{steps[first]}: got {got[first]:.6g}, expected {expected[first]:.6g}")
 
 
-@checker("accuracy")
+@checker("accuracy", lesson="07_results", points=1)
 def accuracy(fn: Callable) -> str:
     """Exercise 7.1: `accuracy(probs, labels) -> float`, the fraction of correct predictions."""
     rng = _cases(71)
@@ -358,7 +366,10 @@ def accuracy(fn: Callable) -> str:
     return "37 examples, 10 examples (square probs), a single example"
 
 
-@checker("confusion_matrix")
+@checker("confusion_matrix",
+         lesson="07_results",
+         points=1,
+         references=("nnlib.course.plots:confusion_matrix", "sklearn.metrics:confusion_matrix"))
 def confusion_matrix(fn: Callable) -> str:
     """Exercise 7.2: `confusion_matrix(pred, labels, classes) -> (classes, classes)` counts."""
     from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
@@ -393,7 +404,10 @@ def confusion_matrix(fn: Callable) -> str:
     return "10 and 4 classes, classes that never occur, a single example; matches sklearn.metrics"
 
 
-@checker("top_confident_mistakes")
+@checker("top_confident_mistakes",
+         lesson="07_results",
+         points=1,
+         references=("nnlib.course.plots:most_confident_mistakes",))
 def top_confident_mistakes(fn: Callable) -> str:
     """Exercise 7.3: `top_confident_mistakes(probs, labels, k) -> indices (<= k,)`."""
     from nnlib.course.plots import most_confident_mistakes

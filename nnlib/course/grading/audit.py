@@ -10,7 +10,7 @@ function; the audit flags, with a reason, a solution cell that
   nnlib, the checkers, scipy, sklearn, `os`/`environ`, `sys`, `importlib`, `exec`/`eval`,
   `inspect`, profiling hooks, threads, Python's internals (`FORBIDDEN_NAMES`, dunder attributes);
 - uses a name the lesson imported from such a module (`from nnlib.losses import softmax` at the
-  top of the lesson), unless that exercise may (`LESSON_NAMES_ALLOWED`);
+  top of the lesson), unless that exercise may (its `may_use` in the registry);
 - binds the exercise's name to anything but its own plain `def` (`relu = ReLU().forward`,
   a decorator, `staticmethod`, a callable object), or defines no such `def`;
 - assigns to an attribute of a module (`checks.relu = ...`, `np.maximum = ...`);
@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from functools import cache
 
 import nbformat
+
+from nnlib.course import exercises
 
 # Where AuditAnswers writes its findings in the autograded notebook (read by the class report).
 METADATA_KEY = "nnlib_audit"
@@ -68,12 +70,6 @@ FORBIDDEN_NAMES: dict[str, str] = {
     "setattr": "setattr (changes objects by name)",
     "delattr": "delattr (changes objects by name)",
     "open": "files",
-}
-
-# Names a lesson imports from outside ALLOWED_MODULES that an exercise's answer may call:
-# lesson 03 gives softmax (lesson 02's stable version) for the softmax + cross-entropy gradient.
-LESSON_NAMES_ALLOWED: dict[str, frozenset[str]] = {
-    "softmax_cross_entropy_backward": frozenset({"softmax"}),
 }
 
 # Near-copy: normalised-AST token similarity (difflib ratio) at or above NEAR_COPY_RATIO with one
@@ -176,7 +172,9 @@ def _forbidden_names(tree: ast.AST) -> Iterator[str]:
 
 def _lesson_names(tree: ast.AST, exercise: str, lesson: dict[str, str]) -> Iterator[str]:
     """Free names that the lesson imported from a module an answer may not use."""
-    allowed = LESSON_NAMES_ALLOWED.get(exercise, frozenset())
+    known = {e.name: e for e in exercises.all_exercises()}
+    # the registry's `may_use`: names the lesson imports that this exercise's answer is meant to call
+    allowed = known[exercise].may_use if exercise in known else frozenset()
     bound = _bound_names(tree) | set(imported_names(tree))
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
@@ -266,11 +264,11 @@ def normalised_tokens(function: ast.FunctionDef) -> list[str]:
 
 @cache
 def reference_tokens(exercise: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """nnlib's own answers to `exercise` (`REFERENCES`) as (name, normalised tokens)."""
-    from nnlib.course.checks.grading import REFERENCES, resolve
+    """nnlib's own answers to `exercise` (the registry's `references`) as (name, normalised tokens)."""
+    from nnlib.course.checks.grading import references, resolve
 
     found = []
-    for spec in REFERENCES.get(exercise, ()):
+    for spec in references(exercise):
         if not spec.startswith("nnlib."):
             continue  # sklearn's code is not course material a student copies from
         function = resolve(spec)

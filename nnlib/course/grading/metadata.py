@@ -5,7 +5,7 @@ followed by the code cell `checks.name(name)`. From that:
 
 - the solution cell becomes an "autograded answer" with grade id `name`;
 - its check cell becomes "autograder tests", locked, grade id `check_name`, worth
-  `POINTS[name]` (nnlib/course/grading/points.py);
+  its points in the registry (`nnlib.course.exercises`);
 - every other cell is "read-only" (locked; grade id `cell_<cell id>`), so what a student changes
   there is restored before grading.
 

@@ -1,51 +1,21 @@
-"""Points per exercise: the single table that nbgrader's test cells take their points from.
+"""Points per exercise, as the registry declares them (`nnlib.course.exercises`).
 
-Keys are the exercises' function names, which are also their nbgrader grade ids (stable: a
-gradebook refers to them). TEACHING.md shows this table; a test keeps the two in step.
+The keys are the exercises' function names, which are also their nbgrader grade ids (stable: a
+gradebook refers to them; `frozen_grade_ids.json` keeps them).
 """
 
 from __future__ import annotations
 
-POINTS: dict[str, int] = {
-    # 00 start here
-    "normalize_rows": 1,
-    "count_labels": 1,
-    # 01 data
-    "scale_images": 1,
-    "one_hot": 1,
-    "train_val_split": 1,
-    # 02 forward pass
-    "linear_forward": 1,
-    "relu": 1,
-    "softmax": 1,
-    "cross_entropy": 1,
-    # 03 backprop
-    "linear_backward": 2,
-    "relu_backward": 1,
-    "softmax_cross_entropy_backward": 2,
-    "numerical_gradient": 2,
-    "train_step": 1,
-    # 04 dropout
-    "dropout_forward": 2,
-    "dropout_backward": 1,
-    # 05 L2 regularisation
-    "l2_penalty": 1,
-    "add_l2_grad": 1,
-    # 06 optimizers
-    "sgd_momentum_step": 1,
-    "adam_step": 2,
-    "cosine_lr": 1,
-    # 07 results
-    "accuracy": 1,
-    "confusion_matrix": 1,
-    "top_confident_mistakes": 1,
-}
+from nnlib.course import exercises
 
 
 def points_of(exercise: str) -> int:
-    """The points of `exercise`, or a clear error naming the table to extend."""
-    try:
-        return POINTS[exercise]
-    except KeyError:
-        raise KeyError(f"exercise {exercise!r} has no points: add it to POINTS in "
-                       "nnlib/course/grading/points.py (and to the points table in TEACHING.md)") from None
+    """The points of `exercise`, or a clear error naming where exercises are declared."""
+    return exercises.exercise(exercise).points
+
+
+def __getattr__(name: str) -> dict[str, int]:
+    # POINTS is computed on first use: the registry is filled as the checkers are imported.
+    if name == "POINTS":
+        return exercises.points()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

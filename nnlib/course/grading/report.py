@@ -19,9 +19,9 @@ from pathlib import Path
 
 import nbformat
 
+from nnlib.course import exercises
 from nnlib.course.checks.grading import HIDDEN_PREFIX
 from nnlib.course.grading.audit import METADATA_KEY
-from nnlib.course.grading.points import POINTS
 from nnlib.files import atomic_write
 
 NOT_IMPLEMENTED = "not implemented"
@@ -122,8 +122,9 @@ def outcomes_of(nb: nbformat.NotebookNode, student: str, lesson: str) -> list[Ou
             status = FLAGGED
         found.append(Outcome(student, lesson, exercise, float(meta.get("points", 0)), status, mistake, flag))
     audit = nb.metadata.get(METADATA_KEY, {})
+    points = exercises.points()
     for exercise in audit.get("deleted_checks", []):
-        found.append(Outcome(student, lesson, exercise, float(POINTS.get(exercise, 0)), CHECK_DELETED, "",
+        found.append(Outcome(student, lesson, exercise, float(points.get(exercise, 0)), CHECK_DELETED, "",
                              audit.get("flags", {}).get(exercise, "its check cell was deleted")))
     return found
 
