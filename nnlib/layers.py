@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnlib.blas import matmul
 from nnlib.validation import generator, integer, probability
 
 
@@ -142,7 +143,7 @@ class Linear:
         """x: `(batch, in_features)` -> `(batch, out_features)`."""
         check_input(x, self.in_features, self.name, self.W.value.dtype)
         self._x = x
-        y = x @ self.W.value
+        y = matmul(x, self.W.value)  # x @ W (through SciPy's BLAS in the browser: nnlib.blas)
         y += self.b.value
         return y
 
@@ -155,9 +156,9 @@ class Linear:
         if self._x is None:
             raise RuntimeError(f"{self.name}: call forward before backward")
         check_gradient(dy, (len(self._x), self.out_features), self.name)
-        np.matmul(self._x.T, dy, out=self.W.grad)
+        matmul(self._x.T, dy, out=self.W.grad)
         np.sum(dy, axis=0, out=self.b.grad)
-        return dy @ self.W.value.T if need_input_grad else None
+        return matmul(dy, self.W.value.T) if need_input_grad else None
 
     def spec(self) -> dict:
         return {"type": "Linear", "in_features": self.in_features, "out_features": self.out_features}

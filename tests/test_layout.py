@@ -12,7 +12,7 @@ import pytest
 
 NNLIB = Path(__file__).resolve().parent.parent / "nnlib"
 CORE = sorted(NNLIB.glob("*.py"))
-LINE_BUDGET = 2600  # COURSE_DESIGN.md, section 4
+LINE_BUDGET = 2670  # COURSE_DESIGN.md, section 4; +70 for nnlib/blas.py (the browser's BLAS route, issue 28)
 
 
 def imported_modules(path: Path) -> list[str]:
