@@ -176,13 +176,23 @@ def one_hot(labels: np.ndarray, classes: int = 10, dtype: np.dtype | type = np.f
     return encoded
 
 
+def batch_indices(n: int, batch_size: int, rng: np.random.Generator | None = None) -> list[np.ndarray]:
+    """The sample indices of one epoch's mini-batches: `n` samples shuffled by `rng` (in order if
+    None), cut into index arrays of `batch_size`; the last one holds the rest (it may be smaller).
+
+    Every sample appears exactly once; each call draws a new order from `rng`. Lesson 03 builds it.
+    """
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    return [order[start : start + batch_size] for start in range(0, n, batch_size)]
+
+
 def minibatches(
     x: np.ndarray,
     y: np.ndarray,
     batch_size: int,
     rng: np.random.Generator | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield `(x_batch (b, features), y_batch (b,))`, shuffled by `rng` (in order if None).
+    """Yield `(x_batch (b, features), y_batch (b,))` for the batches of `batch_indices`.
 
     Each batch is gathered by index into one preallocated buffer, which is
     cheaper than shuffling the whole set every epoch and never copies it.
@@ -196,11 +206,9 @@ def minibatches(
     batch_size = integer(batch_size, "batch_size", "minibatches")
     if rng is not None:
         generator(rng, "rng", "minibatches")
-    order = rng.permutation(len(x)) if rng is not None else np.arange(len(x))
     x_buffer = np.empty((min(batch_size, len(x)), *x.shape[1:]), dtype=x.dtype)
     y_buffer = np.empty(min(batch_size, len(y)), dtype=y.dtype)
-    for start in range(0, len(x), batch_size):
-        index = order[start : start + batch_size]
+    for index in batch_indices(len(x), batch_size, rng):
         n = len(index)
         # mode="clip": the indices come from a permutation, so they are always valid, and with the
         # default mode="raise" NumPy gathers into a temporary first and then copies it into `out`.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -28,10 +29,32 @@ class Layer(Protocol):
     def spec(self) -> dict: ...
 
 
-class Sequential:
-    """Layers applied one after another; backward runs them in reverse."""
+def forward_layers(layers: Sequence[Layer], x: np.ndarray, training: bool = False) -> np.ndarray:
+    """Run `x` through `layers` in order, each layer taking the output of the one before; `training`
+    goes to every layer (dropout is on only while training). x `(batch, in)` -> `(batch, out)`.
+    Lesson 03 builds it."""
+    for layer in layers:
+        x = layer.forward(x, training=training)
+    return x
 
-    def __init__(self, layers: list[Layer]) -> None:
+
+def backward_layers(layers: Sequence[Layer], dy: np.ndarray) -> np.ndarray:
+    """The backward pass of `forward_layers`: the layers in reverse order, each turning the gradient
+    of its output into the gradient of its input (and filling its parameters' `.grad`).
+    dy `(batch, out)` -> dx `(batch, in)`. Lesson 03 builds it."""
+    for layer in reversed(layers):
+        dy = layer.backward(dy)
+    return dy
+
+
+class Sequential:
+    """Layers applied one after another (`forward_layers`); backward runs them in reverse
+    (`backward_layers`)."""
+
+    def __init__(self, layers: list[Layer], forward_layers: Callable = forward_layers,
+                 backward_layers: Callable = backward_layers) -> None:
+        """`forward_layers`, `backward_layers`: the loops over the layers (the course passes the
+        learner's own)."""
         if not isinstance(layers, list | tuple):
             raise ValueError(f"Sequential: expected a list of layers, got {type(layers).__name__}")
         for position, layer in enumerate(layers):
@@ -39,6 +62,7 @@ class Sequential:
                 raise ValueError(f"Sequential: layer {position} ({type(layer).__name__}) is not a layer: "
                                  "it needs forward, backward and parameters methods")
         self.layers = list(layers)
+        self.forward_layers, self.backward_layers = forward_layers, backward_layers
         linears = [layer for layer in self.layers if isinstance(layer, Linear)]
         self.in_features = linears[0].in_features if linears else None
         trainable = [i for i, layer in enumerate(self.layers) if layer.parameters()]
@@ -54,22 +78,19 @@ class Sequential:
         """x: `(batch, in_features)` -> logits `(batch, out_features)`."""
         check_input(x, self.in_features, "network input", self.dtype)
         check_finite(x, "network input")  # NaN would otherwise come out as class 0
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
-        return x
+        return self.forward_layers(self.layers, x, training)
 
     __call__ = forward
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """dy: `(batch, out_features)` -> dx `(batch, in_features)`, or None if not needed; fills every
         parameter's `.grad` (training never needs dx of the images: `fit` passes `need_input_grad=False`)."""
-        for index in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[index]
-            if index == self._first_trainable and isinstance(layer, Linear) and not need_input_grad:
-                layer.backward(dy, need_input_grad=False)
-                return None
-            dy = layer.backward(dy)
-        return dy
+        first = self.layers[0] if self.layers else None
+        if need_input_grad or self._first_trainable != 0 or not isinstance(first, Linear):
+            return self.backward_layers(self.layers, dy)
+        # The first layer's input is the data: skip its dx (a product as large as its dW).
+        first.backward(self.backward_layers(self.layers[1:], dy), need_input_grad=False)
+        return None
 
     def parameters(self) -> list[Parameter]:
         return [p for layer in self.layers for p in layer.parameters()]

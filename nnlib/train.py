@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlib.data import minibatches
+from nnlib.data import batch_indices
 from nnlib.files import kind_of, write_text_atomic
 from nnlib.layers import Parameter, check_input
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, check_labels, cross_entropy, l2_penalty
@@ -208,6 +208,70 @@ def _check_optimizer(model: Sequential, optimizer: Optimizer) -> None:
         )
 
 
+def train_epoch(
+    model: Sequential, loss_fn: SoftmaxCrossEntropy, x: np.ndarray, y: np.ndarray, batch_size: int,
+    lr: float, rng: np.random.Generator, step: Callable,
+) -> tuple[float, float]:
+    """One epoch: `step(model, loss_fn, xb, yb, lr) -> (loss, logits)` on every mini-batch of
+    `batch_indices(len(x), batch_size, rng)` (a new order each epoch, the last batch kept).
+
+    x `(n, features)`, y `(n,)`. Returns the epoch's mean loss (each batch's mean loss weighted by
+    its size) and accuracy, counted from the logits each step returned (in training mode, as the
+    step ran them: `fit` measures validation afterwards, in evaluation mode). Lesson 03 builds it.
+    """
+    loss_sum, correct = 0.0, 0
+    for index in batch_indices(len(x), batch_size, rng):
+        xb, yb = x[index], y[index]
+        loss, logits = step(model, loss_fn, xb, yb, lr)
+        loss_sum += loss * len(index)
+        correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
+    return loss_sum / len(x), correct / len(x)
+
+
+def _harness_step(optimizer: Optimizer, step: Callable | None, schedule: Schedule | None, l2: float,
+                  l2_functions: tuple[L2Penalty, AddL2Grad], weights: list[Parameter], history: History,
+                  input_scale: float) -> Callable:
+    """The step an epoch runs on each batch: `step` (or, without it, forward, loss with L2, backward
+    and `optimizer.step()`), inside the harness: the schedule sets the learning rate first (it
+    overrides the `lr` passed in), and a NaN, infinite or huge loss stops training at once."""
+    penalty_of, add_penalty_grad = l2_functions
+
+    def one_step(model: Sequential, loss_fn: SoftmaxCrossEntropy, xb: np.ndarray, yb: np.ndarray,
+                 lr: float) -> tuple[float, np.ndarray]:
+        if schedule is not None:
+            optimizer.lr = schedule(optimizer.steps)
+        if step is None:
+            logits = model.forward(xb, training=True)
+            data_loss, penalty = loss_fn.forward(logits, yb), penalty_of(weights, l2)
+        else:  # counted first: an optimizer the step consults sees the number of this step
+            optimizer.steps += 1
+            (data_loss, logits), penalty = step(model, loss_fn, xb, yb, float(optimizer.lr)), 0.0
+        loss = data_loss + penalty
+        if not math.isfinite(loss) or loss > DIVERGED_LOSS:
+            reason = _divergence(loss, data_loss, penalty, l2, float(optimizer.lr), history.epochs + 1,
+                                 input_scale)
+            raise TrainingDiverged(f"{reason} {HISTORY_NOTE}", history, reason)
+        if step is None:
+            model.backward(loss_fn.backward(), need_input_grad=False)
+            add_penalty_grad(weights, l2)
+            optimizer.step()
+        return loss, logits
+
+    return one_step
+
+
+def _epoch_result(result: object, epoch_loop: Callable) -> tuple[float, float]:
+    """`(loss, accuracy)` of an epoch as two floats, or an error naming the epoch loop."""
+    if isinstance(result, tuple | list) and len(result) == 2 and all(np.ndim(v) == 0 for v in result):
+        try:
+            return float(result[0]), float(result[1])
+        except (TypeError, ValueError):
+            pass
+    name = getattr(epoch_loop, "__name__", type(epoch_loop).__name__)
+    raise ValueError(f"fit: the epoch loop {name} returned {type(result).__name__}; it must return "
+                     "(loss, accuracy), two numbers")
+
+
 def fit(
     model: Sequential,
     optimizer: Optimizer,
@@ -226,6 +290,7 @@ def fit(
     loss_fn: SoftmaxCrossEntropy | None = None,
     l2_functions: tuple[L2Penalty, AddL2Grad] = (l2_penalty, add_l2_grad),
     step: Callable | None = None,
+    epoch_loop: Callable | None = None,
 ) -> History:
     """Train `model` for `epochs` passes over `(x_train, y_train)`; return the `History`.
 
@@ -243,6 +308,8 @@ def fit(
       interface: `nnlib.course.assemble` passes the learner's own here.
     - `step(model, loss_fn, xb, yb, lr) -> (loss, logits)`, when given, does the forward, loss,
       backward and update of each batch instead (the learner's own; L2 is then its job).
+    - `epoch_loop` (default `train_epoch`) runs each epoch's batches; fit's harness (the
+      schedule, the divergence check, the history, the progress bar, Ctrl-C) stays around it.
     """
     epochs = integer(epochs, "epochs", "fit", minimum=0)
     batch_size = integer(batch_size, "batch_size", "fit")
@@ -263,35 +330,18 @@ def fit(
         raise ValueError("fit: with step=..., adding L2 is the step's job (it owns the loss); pass l2=0")
     history = history if history is not None else History()
     loss_fn = loss_fn if loss_fn is not None else SoftmaxCrossEntropy()
-    penalty_of, add_penalty_grad = l2_functions
     weights = model.weights()
+    run_epoch = epoch_loop if epoch_loop is not None else train_epoch
+    one_step = _harness_step(optimizer, step, schedule, l2, l2_functions, weights, history, input_scale)
     bar = _progress_bar(epochs, progress)
     try:
         for _ in range(epochs):
             started = time.perf_counter()
-            loss_sum, correct = 0.0, 0
-            for xb, yb in minibatches(x_train, y_train, batch_size, rng):
-                if schedule is not None:
-                    optimizer.lr = schedule(optimizer.steps)
-                if step is None:
-                    logits = model.forward(xb, training=True)
-                    data_loss, penalty = loss_fn.forward(logits, yb), penalty_of(weights, l2)
-                else:  # counted first: an optimizer the step consults sees the number of this step
-                    optimizer.steps += 1
-                    (data_loss, logits), penalty = step(model, loss_fn, xb, yb, float(optimizer.lr)), 0.0
-                loss = data_loss + penalty
-                if not math.isfinite(loss) or loss > DIVERGED_LOSS:
-                    reason = _divergence(loss, data_loss, penalty, l2, float(optimizer.lr),
-                                         history.epochs + 1, input_scale)
-                    raise TrainingDiverged(f"{reason} {HISTORY_NOTE}", history, reason)
-                if step is None:
-                    model.backward(loss_fn.backward(), need_input_grad=False)
-                    add_penalty_grad(weights, l2)
-                    optimizer.step()
-                loss_sum += loss * len(xb)
-                correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
-            history.train_loss.append(loss_sum / len(x_train))
-            history.train_acc.append(correct / len(x_train))
+            result = run_epoch(model, loss_fn, x_train, y_train, batch_size, float(optimizer.lr), rng,
+                               one_step)
+            train_loss, train_acc = _epoch_result(result, run_epoch)
+            history.train_loss.append(train_loss)
+            history.train_acc.append(train_acc)
             history.lr.append(float(optimizer.lr))
             if x_val is not None:
                 val_loss, val_acc = evaluate(model, x_val, y_val, loss_fn=loss_fn)

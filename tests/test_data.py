@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlib.data import DataError, load_mnist, load_raw, minibatches, one_hot
+from nnlib.data import DataError, batch_indices, load_mnist, load_raw, minibatches, one_hot
 
 # --- load_mnist ----------------------------------------------------------------
 
@@ -196,3 +196,12 @@ def test_minibatches_reject_non_positive_batch_size():
     x, y = numbered(10)
     with pytest.raises(ValueError, match="batch_size"):
         next(minibatches(x, y, 0, np.random.default_rng(0)))
+
+
+def test_batch_indices_cover_every_sample_once_keep_the_last_batch_and_reshuffle():
+    rng = np.random.default_rng(0)
+    first, second = batch_indices(10, 4, rng), batch_indices(10, 4, rng)
+    assert [len(index) for index in first] == [4, 4, 2]
+    assert sorted(np.concatenate(first).tolist()) == list(range(10))
+    assert not np.array_equal(np.concatenate(first), np.concatenate(second)), "a new order each epoch"
+    assert np.concatenate(batch_indices(5, 2)).tolist() == [0, 1, 2, 3, 4], "in order without rng"

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import nnlib.train
-from nnlib.data import minibatches
+from nnlib.data import batch_indices
 from nnlib.layers import Dropout
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty
 from nnlib.network import mlp
@@ -163,12 +163,12 @@ def test_fit_peak_memory_per_epoch_is_far_below_the_training_set(read_only_train
     x, y = read_only_training_set
     epochs_started = []
 
-    def minibatches_resetting_peak(*args, **kwargs):
+    def batch_indices_resetting_peak(*args, **kwargs):
         epochs_started.append(1)
         tracemalloc.reset_peak()
-        yield from minibatches(*args, **kwargs)
+        return batch_indices(*args, **kwargs)
 
-    monkeypatch.setattr(nnlib.train, "minibatches", minibatches_resetting_peak)
+    monkeypatch.setattr(nnlib.train, "batch_indices", batch_indices_resetting_peak)
     rng = np.random.default_rng(0)
     model = mlp((784, 32, 10), 0.1, rng)
     optimizer = Adam(model.parameters(), lr=1e-3)
@@ -179,7 +179,7 @@ def test_fit_peak_memory_per_epoch_is_far_below_the_training_set(read_only_train
     finally:
         tracemalloc.stop()
     assert history.epochs == 1
-    assert epochs_started == [1], "fit no longer draws its batches from minibatches(); update this test"
+    assert epochs_started == [1], "fit no longer draws its batches from batch_indices(); update this test"
     assert peak < 0.05 * x.nbytes, f"epoch peak {peak / 1e6:.1f} MB, images {x.nbytes / 1e6:.1f} MB"
 
 

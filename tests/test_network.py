@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from nnlib.layers import Dropout, Linear, ReLU
-from nnlib.network import load_model, load_weights, mlp, save_model
+from nnlib.network import (
+    Sequential,
+    backward_layers,
+    forward_layers,
+    load_model,
+    load_weights,
+    mlp,
+    save_model,
+)
 
 
 def small_model(seed: int = 0, sizes=(20, 16, 12, 10), dropout: float = 0.2):
@@ -261,3 +269,23 @@ def test_the_pickle_payload_would_run_if_unpickled(tmp_path):
     with np.load(path, allow_pickle=True) as data:
         data["param0"]
     assert marker.exists()
+
+
+def test_sequential_runs_its_layers_with_the_loops_it_was_given():
+    """"Your network" is a Sequential with the learner's loops: forward and backward call them."""
+    calls = []
+
+    def forward(layers, x, training):
+        calls.append(("forward", len(layers), training))
+        return forward_layers(layers, x, training)
+
+    def backward(layers, dy):
+        calls.append(("backward", len(layers)))
+        return backward_layers(layers, dy)
+
+    model = mlp((6, 5, 3), 0.0, np.random.default_rng(0), dtype=np.float64)
+    yours = Sequential(model.layers, forward_layers=forward, backward_layers=backward)
+    x = np.random.default_rng(1).standard_normal((4, 6))
+    np.testing.assert_array_equal(yours.forward(x, training=True), model.forward(x, training=True))
+    np.testing.assert_array_equal(yours.backward(np.ones((4, 3))), model.backward(np.ones((4, 3))))
+    assert calls == [("forward", 3, True), ("backward", 3)]

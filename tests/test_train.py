@@ -10,7 +10,7 @@ import pytest
 from nnlib.losses import cross_entropy
 from nnlib.network import mlp
 from nnlib.optim import SGD, Adam
-from nnlib.train import History, TrainingDiverged, evaluate, fit
+from nnlib.train import History, TrainingDiverged, evaluate, fit, train_epoch
 
 COURSE_SIZES = (784, 128, 64, 10)
 # Measured: 10,000 training images, 3 epochs, seeds 0-7 reach 0.932-0.948 validation accuracy.
@@ -276,3 +276,35 @@ def test_evaluate_rejects_labels_outside_0_to_9():
     x, y = random_data(100)
     with pytest.raises(ValueError, match=r"0\.\.9"):
         evaluate(model, x, y + 1)
+
+
+def test_fit_runs_its_epochs_with_the_given_epoch_loop(mnist):
+    """The lessons pass the learner's epoch loop: fit calls it once per epoch, with its own harness
+    step, and records what it returns."""
+    calls = []
+
+    def epoch_loop(model, loss_fn, x, y, batch_size, lr, rng, step):
+        calls.append((len(x), batch_size, lr))
+        return train_epoch(model, loss_fn, x, y, batch_size, lr, rng, step)
+
+    x, y = mnist.x_train[:600], mnist.y_train[:600]
+    model = mlp((784, 16, 10), 0.0, np.random.default_rng(0))
+    history = fit(model, SGD(model.parameters(), lr=0.1), x, y, epochs=2, batch_size=128,
+                  rng=np.random.default_rng(1), progress=False, epoch_loop=epoch_loop)
+    assert calls == [(600, 128, 0.1), (600, 128, 0.1)]
+    model2 = mlp((784, 16, 10), 0.0, np.random.default_rng(0))
+    reference = fit(model2, SGD(model2.parameters(), lr=0.1), x, y, epochs=2, batch_size=128,
+                    rng=np.random.default_rng(1), progress=False)
+    assert history.train_loss == reference.train_loss and history.train_acc == reference.train_acc
+
+
+def test_an_epoch_loop_returning_nonsense_is_named():
+    model = mlp((4, 3), 0.0, np.random.default_rng(0))
+    x, y = np.zeros((8, 4), np.float32), np.zeros(8, np.int64)
+
+    def broken_epoch(*args):
+        return None
+
+    with pytest.raises(ValueError, match=r"epoch loop broken_epoch returned NoneType.*\(loss, accuracy\)"):
+        fit(model, SGD(model.parameters(), lr=0.1), x, y, epochs=1, rng=np.random.default_rng(0),
+            progress=False, epoch_loop=broken_epoch)
