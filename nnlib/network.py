@@ -52,9 +52,7 @@ class Sequential:
     (`backward_layers`)."""
 
     def __init__(self, layers: list[Layer], forward_layers: Callable = forward_layers,
-                 backward_layers: Callable = backward_layers) -> None:
-        """`forward_layers`, `backward_layers`: the loops over the layers (the course passes the
-        learner's own)."""
+                 backward_layers: Callable = backward_layers) -> None:  # the course passes the learner's
         if not isinstance(layers, list | tuple):
             raise ValueError(f"Sequential: expected a list of layers, got {type(layers).__name__}")
         for position, layer in enumerate(layers):

@@ -260,18 +260,6 @@ def _harness_step(optimizer: Optimizer, step: Callable | None, schedule: Schedul
     return one_step
 
 
-def _epoch_result(result: object, epoch_loop: Callable) -> tuple[float, float]:
-    """`(loss, accuracy)` of an epoch as two floats, or an error naming the epoch loop."""
-    if isinstance(result, tuple | list) and len(result) == 2 and all(np.ndim(v) == 0 for v in result):
-        try:
-            return float(result[0]), float(result[1])
-        except (TypeError, ValueError):
-            pass
-    name = getattr(epoch_loop, "__name__", type(epoch_loop).__name__)
-    raise ValueError(f"fit: the epoch loop {name} returned {type(result).__name__}; it must return "
-                     "(loss, accuracy), two numbers")
-
-
 def fit(
     model: Sequential,
     optimizer: Optimizer,
@@ -337,9 +325,8 @@ def fit(
     try:
         for _ in range(epochs):
             started = time.perf_counter()
-            result = run_epoch(model, loss_fn, x_train, y_train, batch_size, float(optimizer.lr), rng,
-                               one_step)
-            train_loss, train_acc = _epoch_result(result, run_epoch)
+            train_loss, train_acc = run_epoch(model, loss_fn, x_train, y_train, batch_size,
+                                              float(optimizer.lr), rng, one_step)
             history.train_loss.append(train_loss)
             history.train_acc.append(train_acc)
             history.lr.append(float(optimizer.lr))

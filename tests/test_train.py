@@ -297,14 +297,3 @@ def test_fit_runs_its_epochs_with_the_given_epoch_loop(mnist):
                     rng=np.random.default_rng(1), progress=False)
     assert history.train_loss == reference.train_loss and history.train_acc == reference.train_acc
 
-
-def test_an_epoch_loop_returning_nonsense_is_named():
-    model = mlp((4, 3), 0.0, np.random.default_rng(0))
-    x, y = np.zeros((8, 4), np.float32), np.zeros(8, np.int64)
-
-    def broken_epoch(*args):
-        return None
-
-    with pytest.raises(ValueError, match=r"epoch loop broken_epoch returned NoneType.*\(loss, accuracy\)"):
-        fit(model, SGD(model.parameters(), lr=0.1), x, y, epochs=1, rng=np.random.default_rng(0),
-            progress=False, epoch_loop=broken_epoch)
