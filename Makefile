@@ -1,6 +1,7 @@
 # The course's commands. Needs only Python 3.11+ and make; everything else goes into .venv.
 PYTHON ?= python3
-VENV := .venv
+# Another Python in an environment of its own: make test PYTHON=python3.13 VENV=.venv-3.13
+VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # One BLAS thread: repeatable numbers, and two threads were not faster for this small network.
@@ -14,11 +15,14 @@ LAB_CONFIG := JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config$(if $(JUPYTER_CONFIG
 # JupyterLab refuses to start as root (containers, lab images) unless told.
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help venv run reference test test-oldest test-browser lab notebooks exercises bench lint clean check-my-work
+.PHONY: help venv run reference test test-fast test-versions test-oldest test-browser lab notebooks exercises bench lint clean check-my-work
 
 help:
 	@echo "make run         set up .venv and train SGD, SGD+momentum, Adam; print the results table (runs/reproduce/)"
 	@echo "make test        set up .venv and run every test (unit tests, notebooks, exercises)"
+	@echo "make test-fast   nnlib and the checkers only (no notebooks, no full runs): under 2 minutes"
+	@echo "                 one lesson: .venv/bin/python -m pytest -m lesson03"
+	@echo "make test-versions  make test-fast on Python 3.11, 3.12, 3.13 (those installed; VERSIONS_TARGET=test: all)"
 	@echo "make lab         open JupyterLab in the repository (lessons in notebooks/, student versions in exercises/)"
 	@echo "make notebooks   re-execute the lessons in place (stored outputs)"
 	@echo "make exercises   regenerate the student notebooks from the lessons (FORCE=1: even changed ones)"
@@ -69,6 +73,25 @@ reference: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The fast tier: nnlib and the checkers, no notebooks, kernels or full runs (conftest.py's `slow`);
+# under 2 minutes on two cores. One lesson's notebooks and tests: $(PY) -m pytest -m lesson03
+NOT_SLOW := not slow and not browser and not grading
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -m "$(NOT_SLOW)" -q
+
+# Every Python the course declares: each in an environment of its own, .venv-3.12 and so on
+# (pyenv's, or from PATH); a version that is not installed is named and left out, or fails the
+# target with REQUIRE_VERSIONS=1 (CI). VERSIONS_TARGET=test for the full run on each.
+PYTHON_VERSIONS ?= 3.11 3.12 3.13
+VERSIONS_TARGET ?= test-fast
+find_python = $(shell for p in "$$(pyenv prefix $(1) 2>/dev/null)/bin/python$(1)" "$$(command -v python$(1))"; do \
+  "$$p" -c '' 2>/dev/null && { echo "$$p"; break; }; done)
+test-versions:
+	@$(foreach v,$(PYTHON_VERSIONS),$(if $(call find_python,$(v)),,echo "Python $(v) is not installed: left out"; \
+	  $(if $(filter 1,$(REQUIRE_VERSIONS)),exit 1;)))
+	$(foreach v,$(PYTHON_VERSIONS),$(if $(call find_python,$(v)),\
+	  $(MAKE) --no-print-directory $(VERSIONS_TARGET) PYTHON=$(call find_python,$(v)) VENV=.venv-$(v) &&)) true
 
 # The oldest versions requirements.txt allows, in a second environment: uv's lowest-direct
 # resolution puts every requirement at its lower bound (their own dependencies as new as fits).

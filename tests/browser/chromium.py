@@ -17,15 +17,28 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 SHOTS = Path(os.environ.get("BROWSER_SCREENSHOTS", ROOT / "build" / "browser-screenshots"))
+# CI sets it (.ci/run, the hosted workflow): there a missing browser is a failure, not a skip,
+# so that a green run means the browser tests ran.
+REQUIRE_VARIABLE = "NNLIB_REQUIRE_BROWSER"
+
+
+def require_chromium(make_target: str) -> None:
+    """Skip the test when Chromium is missing (the make targets install it), naming `make_target`;
+    fail instead when $NNLIB_REQUIRE_BROWSER is 1."""
+    if CHROMIUM.exists():
+        return
+    reason = (f"Chromium is not installed at {CHROMIUM} and `{make_target}` could not install it "
+              "(apt-get install chromium); the browser test needs it")
+    if os.environ.get(REQUIRE_VARIABLE) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_VARIABLE}=1: a missing browser fails)", pytrace=False)
+    pytest.skip(reason)
 
 
 def launched_chromium(make_target: str, extra_flags: Sequence[str] = (),
                       shots: Path | None = None) -> Iterator:
-    """Yield a Playwright `Browser` (for a module-scoped fixture); skip, naming `make_target`,
-    when Chromium is missing (the make targets install it); print where `shots` went."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} and `{make_target}` could not install it "
-                    "(apt-get install chromium); the browser test needs it")
+    """Yield a Playwright `Browser` (for a module-scoped fixture), or skip (or fail: see
+    `require_chromium`) when Chromium is missing; print where `shots` went."""
+    require_chromium(make_target)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
