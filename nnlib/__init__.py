@@ -1,5 +1,10 @@
 """nnlib: the finished code of the course *Neural Networks from Scratch* (NumPy only)."""
 
+# First, before NumPy: under `python -m nnlib`, Ctrl-C while importing ends with exit 130, not a traceback.
+from nnlib.interrupts import stop_cleanly_while_starting
+
+stop_cleanly_while_starting()
+
 from nnlib.data import MNIST, load_mnist, minibatches, one_hot
 from nnlib.layers import Dropout, Linear, Parameter, ReLU
 from nnlib.losses import SoftmaxCrossEntropy, cross_entropy, softmax

@@ -3,7 +3,8 @@
 Bad input ends in one line on stderr (`error: ...`, exit 2 for usage and data, 1 for a failed run or an
 unwritable place); output places are checked before any training starts. Ctrl-C (or SIGTERM) stops the whole
 command with exit 130 (143): what completed is written under `*.partial.*` names, marked PARTIAL, and
-complete results already in the folder are never replaced by it.
+complete results already in the folder are never replaced by it. More presses are ignored while that is
+written (nnlib/interrupts.py says where a press acts).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import dataclasses
 import json
 import math
 import os
-import signal
 import sys
 import tempfile
 from contextlib import ExitStack, nullcontext, suppress
@@ -22,7 +22,8 @@ from pathlib import Path
 from nnlib.data import DEFAULT_PATH, MNIST_SHA256, DataError, load_mnist, rebuild_bundle_from_openml
 from nnlib.experiments import COURSE_RUNS, OPTIMIZERS, RunResult, results_table, train_run, with_overrides
 from nnlib.files import atomic_write, folder_lock, kind_of, write_text_atomic
-from nnlib.train import History, TrainingDiverged
+from nnlib.interrupts import StopRequests, install
+from nnlib.train import History, TrainingDiverged, fit
 from nnlib.validation import in_interval
 
 OUTPUT_NAMES = ("results.md", "histories.json", "learning_curves.png")
@@ -90,10 +91,12 @@ def check_output_file(path: Path, option: str) -> None:
     _probe_writable(nearest, option, path)
 
 
-def _write_outputs(results: list[RunResult], out: Path, title: str, partial: bool = False) -> list[Path]:
+def _write_outputs(results: list[RunResult], out: Path, title: str, partial: bool = False,
+                   planned: int = 0) -> list[Path]:
     """Write the table, the histories and the learning curves, all or none (a full disk keeps the old set
     whole); return the paths written. Partial results go to `*.partial.*` names beside complete ones;
-    complete results remove the partial files (superseded)."""
+    complete results remove the partial files (superseded). `planned`: the runs the command meant to do (a
+    partial table of fewer, all complete, runs says so)."""
     from matplotlib.figure import Figure
 
     from nnlib.curves import draw_learning_curves
@@ -102,6 +105,9 @@ def _write_outputs(results: list[RunResult], out: Path, title: str, partial: boo
     paths = [partial_name(p) for p in names] if partial else names
     out.mkdir(parents=True, exist_ok=True)
     table = results_table(results)
+    if partial and not any(r.partial for r in results):
+        table = (f"**PARTIAL RESULT: stopped (interrupted) after {len(results)} of {planned or len(results)} "
+                 "runs; the others did not run.**\n\n" + table)
     figure = draw_learning_curves(Figure(figsize=(11, 4), layout="tight"),
                                   {r.config.name: r.history for r in results}, title=title)
     with ExitStack() as files:  # each file is renamed over its target only when all were written
@@ -121,42 +127,55 @@ def _write_outputs(results: list[RunResult], out: Path, title: str, partial: boo
     return paths
 
 
-def _report_partial(results: list[RunResult], out: Path, title: str, what: str) -> None:
+def _report_partial(results: list[RunResult], out: Path, title: str, planned: int) -> None:
     """After Ctrl-C: write what completed (marked PARTIAL) and say where it went, on stderr."""
     kept = [r for r in results if r.history.epochs > 0]
     if not kept:
-        print(f"stopped ({what}) before any epoch completed: nothing was written", file=sys.stderr)
+        print("stopped (interrupted) before any epoch completed: nothing was written", file=sys.stderr)
         return
-    while True:  # another Ctrl-C must not lose the finished runs: write them again
+    while True:  # a KeyboardInterrupt raised by code (the handlers raise none now) must not lose the runs
         with suppress(KeyboardInterrupt):
-            paths = _write_outputs(kept, out, title, partial=True)
+            paths = _write_outputs(kept, out, title, partial=True, planned=planned)
             break
-    print(f"stopped ({what}): the completed part is in {paths[0]}, marked PARTIAL "
+    print(f"stopped (interrupted): the completed part is in {paths[0]}, marked PARTIAL "
           f"(complete results in {out} were left as they were)", file=sys.stderr)
 
 
-def cmd_reproduce(args: argparse.Namespace) -> int:
+def _stopped_after_writing(stops: StopRequests) -> int:
+    """A press that came after the last epoch (evaluating, writing): the complete results were finished."""
+    if not stops.stop_here():
+        return 0
+    print("stopped (interrupted) after the last epoch: the complete results were written whole first",
+          file=sys.stderr)
+    return 130
+
+
+def cmd_reproduce(args: argparse.Namespace, stops: StopRequests) -> int:
     configs = [with_overrides(c, epochs=args.epochs, seed=args.seed) for c in COURSE_RUNS]
     data = load_mnist(args.data)
     title = "784-128-64-10 with L2 + dropout on MNIST"
     results: list[RunResult] = []
     try:
         for config in configs:
+            if stops.stop_here():  # a press while loading, evaluating or between runs
+                raise KeyboardInterrupt
             print(f"Training {config.name}: lr {config.lr}, dropout {config.dropout}, L2 {config.l2}, "
                   f"{config.epochs} epoch{'s' * (config.epochs != 1)}, seed {config.seed}", flush=True)
             results.append(train_run(config, data, progress=not args.no_progress))
             if results[-1].partial:  # Ctrl-C stopped this run: stop the whole command
                 raise KeyboardInterrupt
     except KeyboardInterrupt:
-        _report_partial(results, args.out, title, "interrupted")
+        stops.settle()
+        _report_partial(results, args.out, title, planned=len(configs))
         return 130
     except TrainingDiverged as err:
+        stops.settle()
         print(f"error: {config.name}: {err.reason}", file=sys.stderr)
         if results:
-            _write_outputs(results, args.out, title, partial=True)
+            _write_outputs(results, args.out, title, partial=True, planned=len(configs))
         return 1
     _write_outputs(results, args.out, title)
-    return 0
+    return _stopped_after_writing(stops)
 
 
 def _save_diverged_history(history: History, config, out: Path) -> str:
@@ -172,7 +191,7 @@ def _save_diverged_history(history: History, config, out: Path) -> str:
     return f"The history of the {history.epochs} completed epochs is in {path}."
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def cmd_train(args: argparse.Namespace, stops: StopRequests) -> int:
     if args.momentum is not None and args.optimizer != "momentum":
         raise UsageError(f"--momentum: only --optimizer momentum uses it (--optimizer {args.optimizer} "
                          "would ignore it); choose --optimizer momentum or leave --momentum out")
@@ -190,29 +209,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = load_mnist(args.data)
     title = f"{config.name} on MNIST"
     try:
+        if stops.stop_here():  # a press while loading the data
+            raise KeyboardInterrupt
         result = train_run(config, data, progress=not args.no_progress)
     except TrainingDiverged as err:
+        stops.settle()
         where = _save_diverged_history(err.history, config, args.out)
         print(f"error: {err.reason} {where}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:  # a second Ctrl-C, during the final evaluation
-        print("stopped (interrupted) during the final evaluation: nothing was written", file=sys.stderr)
+    except KeyboardInterrupt:  # before the first epoch, or (without the handlers) during the evaluation
+        print("stopped (interrupted) before the run was evaluated: nothing was written", file=sys.stderr)
         return 130
     if result.partial:
+        stops.settle()
         if args.save is not None and result.history.epochs > 0:
             result.model.save(partial_name(args.save))
             print(f"Saved the partly trained model to {partial_name(args.save)}")
-        _report_partial([result], args.out, title, "interrupted")
+        _report_partial([result], args.out, title, planned=1)
         return 130
     if args.save is not None:
         result.model.save(args.save)
         partial_name(args.save).unlink(missing_ok=True)
         print(f"Saved the model to {args.save}")
     _write_outputs([result], args.out, title)
-    return 0
+    return _stopped_after_writing(stops)
 
 
-def cmd_fetch_data(args: argparse.Namespace) -> int:
+def cmd_fetch_data(args: argparse.Namespace, stops: StopRequests) -> int:
     check_output_file(args.output, "--output")
     digest = rebuild_bundle_from_openml(args.output)
     verdict = "matches" if digest == MNIST_SHA256 else "differs from"
@@ -323,17 +346,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    received: list[int] = []
-    previous = _stop_on_sigterm(received)
+def main(argv: list[str] | None = None, keep_handlers: bool = False) -> int:
+    """Run the command; return its exit code. `keep_handlers`: leave the Ctrl-C handling in place after
+    returning (the command line: a press while Python shuts down is then ignored, not a traceback)."""
+    args = build_parser().parse_args(argv)
+    # reproduce and train stop only inside training; fetch-data anywhere (it writes the bundle atomically)
+    stops, restore = install([fit.__code__] if args.command in ("reproduce", "train") else None)
+    try:
+        return _run(args, stops)
+    finally:
+        stops.settle()
+        if not keep_handlers:
+            restore()
+
+
+def _run(args: argparse.Namespace, stops: StopRequests) -> int:
     out = getattr(args, "out", None)  # one run at a time writes there
     try:
         if out is not None:
             check_output_folder(out)
         with folder_lock(out) if out is not None else nullcontext():
-            code = args.run(args)
+            code = args.run(args, stops)
     except (DataError, ValueError) as err:
         print(f"error: {_one_line(err)}", file=sys.stderr)
         code = 2
@@ -343,29 +376,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stopped (interrupted).", file=sys.stderr)
         code = 130
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-    return 128 + signal.SIGTERM if received and code == 130 else code
+    if code == 0 and stops.stop_here():  # a press that no step acted on still stops the command
+        print("stopped (interrupted).", file=sys.stderr)
+        code = 130
+    return 143 if stops.terminated and code == 130 else code
 
 
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
 
-def _stop_on_sigterm(received: list[int]):
-    """Make SIGTERM stop the command like Ctrl-C (partial results written, temporary files removed) instead
-    of killing it mid-write. Returns the previous handler (None outside the main thread)."""
-
-    def stop(signum: int, frame) -> None:
-        received.append(signum)
-        raise KeyboardInterrupt
-
-    try:
-        return signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread (e.g. main() called from a test thread)
-        return None
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(keep_handlers=True))

@@ -173,3 +173,110 @@ CASES = [
 def test_signal_or_kill_loses_nothing(case, tmp_path):
     kind, why = outcome(case, tmp_path)
     assert kind == expected(case), why
+
+
+# --- repeated Ctrl-C at chosen moments (issue 27): rc 130 and the completed part, whatever was being imported
+def at_moment(moment: str, *command: str):
+    """`python -m nnlib COMMAND` with three presses at `moment` (tests/interrupt_moments.py)."""
+
+    def run(tmp: Path) -> tuple[int, str]:
+        data = write_tiny_bundle(tmp / "bundle.npz", train=600, test=60)
+        (tmp / "out").mkdir()
+        (tmp / "out" / "results.md").write_text(COMPLETE)
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+        child = subprocess.run(
+            [sys.executable, "-m", "tests.interrupt_moments", moment, "--data", str(data), *command,
+             "--out", str(tmp / "out"), "--no-progress"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        return child.returncode, child.stderr
+
+    return run
+
+
+def runs_kept(tmp: Path, names: list[str], last_partial: bool, folder: str = "out") -> bool:
+    """The partial results hold exactly the runs `names`, the complete earlier result is untouched."""
+    out = tmp / folder
+    histories = json.loads((out / "histories.partial.json").read_text())
+    return ((out / "results.md").read_text() == COMPLETE and not (out / "histories.json").exists()
+            and [h["config"]["name"] for h in histories] == names
+            and histories[-1]["partial"] is last_partial and all(h["epochs_completed"] >= 1 for h in histories)
+            and "PARTIAL" in (out / "results.partial.md").read_text()
+            and (out / "learning_curves.partial.png").is_file() and not list(out.glob(".*.tmp")))
+
+
+def finished_first_run_kept(tmp: Path) -> bool:
+    table = (tmp / "out" / "results.partial.md").read_text()
+    histories = json.loads((tmp / "out" / "histories.partial.json").read_text())
+    return (runs_kept(tmp, ["SGD"], last_partial=False) and "1 of 3 runs" in table
+            and histories[0]["epochs_completed"] == 2)
+
+
+def complete_written(tmp: Path, runs: int) -> bool:
+    out = tmp / "out"
+    return ((out / "results.md").read_text() != COMPLETE and "PARTIAL" not in (out / "results.md").read_text()
+            and len(json.loads((out / "histories.json").read_text())) == runs
+            and (out / "learning_curves.png").is_file() and not list(out.glob("*.partial.*"))
+            and not list(out.glob(".*.tmp")))
+
+
+def interrupted_while_starting(tmp: Path) -> tuple[int, str]:
+    """Ctrl-C three times while `python -m nnlib` imports NumPy (-X importtime shows when it does)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    child = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "nnlib", "reproduce", "--out", str(tmp / "out")],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    lines: list[str] = []
+    while (line := child.stderr.readline()) and not re.search(r"\| +numpy", line):
+        lines.append(line)
+    for _ in range(3):
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+    rest = child.stderr.read()
+    child.stdout.read()
+    code = child.wait(timeout=60)
+    # -X importtime's own lines are not messages
+    return code, "\n".join(line for line in (*lines, line, *rest.splitlines())
+                           if line.strip() and not line.startswith("import time:"))
+
+
+MOMENT_CASES = [
+    ScenarioCase("Ctrl-C 3 times while nnlib is imported", interrupted_while_starting, 130,
+                 ("stopped", "interrupted", "nothing"), kept=lambda tmp: not (tmp / "out").exists()),
+    ScenarioCase("Ctrl-C 3 times during reproduce's first run", at_moment("first-run", "reproduce", "--epochs", "2"),
+                 130, ("stopped", "interrupted", "results.partial.md", "already stopping"), max_lines=2,
+                 kept=lambda tmp: runs_kept(tmp, ["SGD"], last_partial=True)),
+    ScenarioCase("Ctrl-C 3 times between reproduce's runs", at_moment("between-runs", "reproduce", "--epochs", "2"),
+                 130, ("stopped", "interrupted", "results.partial.md", "already stopping"), max_lines=2,
+                 kept=finished_first_run_kept),
+    ScenarioCase("Ctrl-C during reproduce's second run, again while matplotlib is imported to write",
+                 at_moment("writing-partial", "reproduce", "--epochs", "2"),
+                 130, ("stopped", "interrupted", "results.partial.md", "already stopping"), max_lines=2,
+                 kept=lambda tmp: runs_kept(tmp, ["SGD", "SGD + momentum"], last_partial=True)),
+    ScenarioCase("Ctrl-C 3 times while reproduce writes its complete results",
+                 at_moment("writing-complete", "reproduce", "--epochs", "1"),
+                 130, ("stopped", "interrupted", "written whole"), max_lines=2,
+                 kept=lambda tmp: complete_written(tmp, 3)),
+    ScenarioCase("Ctrl-C 3 times during train's first epochs",
+                 at_moment("first-run", "train", "--optimizer", "sgd", "--epochs", "3"),
+                 130, ("stopped", "interrupted", "results.partial.md", "already stopping"), max_lines=2,
+                 kept=lambda tmp: runs_kept(tmp, ["SGD"], last_partial=True)),
+    ScenarioCase("Ctrl-C 3 times during train's final evaluation",
+                 at_moment("between-runs", "train", "--optimizer", "adam", "--epochs", "2"),
+                 130, ("stopped", "interrupted", "written whole"), max_lines=2,
+                 kept=lambda tmp: complete_written(tmp, 1)),
+    ScenarioCase("Ctrl-C 3 times while train writes its results",
+                 at_moment("writing-complete", "train", "--optimizer", "momentum", "--epochs", "1"),
+                 130, ("stopped", "interrupted", "written whole"), max_lines=2,
+                 kept=lambda tmp: complete_written(tmp, 1)),
+]
+
+
+@pytest.mark.parametrize("case", MOMENT_CASES, ids=case_id)
+def test_repeated_ctrl_c_at_any_moment_ends_130_with_the_completed_part(case, tmp_path):
+    kind, why = outcome(case, tmp_path)
+    assert kind == expected(case), why
