@@ -37,9 +37,7 @@ def _gemm() -> dict:
 
 def _fortran(m: np.ndarray) -> tuple[np.ndarray, int]:
     """(f, trans): f Fortran-ordered, m = f (trans 0) or f.T (trans 1); a copy only if m is strided."""
-    if m.flags.f_contiguous:
-        return m, 0
-    return (m.T, 1) if m.flags.c_contiguous else (np.asfortranarray(m), 0)
+    return (m, 0) if m.flags.f_contiguous else (m.T, 1) if m.flags.c_contiguous else (np.asfortranarray(m), 0)
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
@@ -63,8 +61,6 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
     (first, trans_first), (second, trans_second) = _fortran(b.T), _fortran(a.T)
     if out is None:
         return gemm(1.0, first, second, trans_a=trans_first, trans_b=trans_second).T
-    # in place; beta = 0: out's old values (even NaN) are not read
+    # in place (beta = 0: out's old values, even NaN, are not read); were f2py to copy, copy back
     c = gemm(1.0, first, second, beta=0.0, c=out.T, trans_a=trans_first, trans_b=trans_second, overwrite_c=1)
-    if not np.shares_memory(c, out):  # f2py copied after all
-        out[...] = c.T
-    return out
+    return out if np.shares_memory(c, out) else np.copyto(out, c.T) or out
