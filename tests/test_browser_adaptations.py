@@ -54,3 +54,76 @@ def test_lesson_epochs_in_the_browser_is_one_unless_nnlib_epochs_says(monkeypatc
     assert lesson_epochs(40) == 1
     monkeypatch.setenv("NNLIB_EPOCHS", "3")
     assert lesson_epochs(40) == 3
+
+
+@pytest.fixture
+def scipy_gemm_calls(monkeypatch):
+    """nnlib's matrix products through SciPy's BLAS (as in the browser); the list of gemm calls."""
+    from nnlib import blas
+
+    calls = []
+    real = blas._gemm()
+
+    def counted(dtype):
+        def gemm(*args, **kwargs):
+            calls.append(dtype)
+            return real[dtype](*args, **kwargs)
+        return gemm
+
+    monkeypatch.setattr(blas, "BACKEND", "scipy")
+    monkeypatch.setattr(blas, "_gemm", lambda: {dtype: counted(dtype) for dtype in real})
+    return calls
+
+
+def test_blas_operands_multiply_through_scipy_and_give_plain_arrays(scipy_gemm_calls):
+    rng = np.random.default_rng(0)
+    x, W = rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((4, 3)).astype(np.float32)
+    dy = rng.standard_normal((6, 3)).astype(np.float32)
+    ox, oW, ody = browser.blas_operands(x, W, dy)
+    assert all(type(a) is browser.BlasOperand for a in (ox, oW, ody))
+    products = {"x @ W": (ox @ oW, x @ W), "x.T @ dy": (ox.T @ ody, x.T @ dy),
+                "dy @ W.T": (np.matmul(ody, oW.T), dy @ W.T), "plain @ operand": (dy @ oW.T, dy @ W.T)}
+    assert len(scipy_gemm_calls) == 4
+    for what, (got, want) in products.items():
+        assert type(got) is np.ndarray and got.dtype == np.float32, what
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=what)
+    others = [ox + 1, ody.sum(axis=0), np.sum(ody, axis=0), np.maximum(ox, 0), ox * ox, ox > 0, ox.mean()]
+    assert all(type(a) is not browser.BlasOperand for a in others)
+    assert np.array_equal(ody.sum(axis=0), dy.sum(axis=0))
+    assert np.array_equal(np.maximum(ox, 0), np.maximum(x, 0))
+    assert len(scipy_gemm_calls) == 4  # only products go to BLAS
+    out = np.empty((6, 3), np.float32)
+    assert np.matmul(ox, oW, out=out) is out and np.allclose(out, x @ W, atol=1e-6)
+
+
+def test_blas_operands_are_the_arrays_themselves_natively():
+    x = np.ones((2, 2))
+    assert browser.blas_operands(x, x)[0] is x
+
+
+def test_your_network_multiplies_through_scipy_as_in_the_browser(scipy_gemm_calls, mnist):
+    """Your linear_forward / linear_backward (the lessons' solutions) train through SciPy's BLAS
+    when nnlib's products do, and the weights come out as through NumPy's @."""
+    from nnlib import blas
+    from nnlib.course import assemble
+    from nnlib.optim import SGD
+    from nnlib.train import fit
+
+    from .conftest import REPO
+
+    lessons = ["02_forward_pass.ipynb", "03_backprop.ipynb"]
+    pieces = assemble.gather(earlier=lessons, folder=REPO / "notebooks")
+    assert "linear_forward" in pieces.functions and "linear_backward" in pieces.functions
+    scipy_gemm_calls.clear()  # the checks that gather ran
+    weights = {}
+    for backend in ("scipy", "numpy"):
+        blas.BACKEND = backend
+        model = pieces.network((784, 32, 10), dropout=0.0, rng=np.random.default_rng(1))
+        fit(model, SGD(model.parameters(), lr=0.1), mnist.x_train[:640], mnist.y_train[:640], epochs=1,
+            batch_size=64, rng=np.random.default_rng(2), progress=False, loss_fn=pieces.loss())
+        weights[backend] = [p.value.copy() for p in model.parameters()]
+        if backend == "scipy":
+            # 10 batches, each: 2 layers forward, and each layer's linear_backward makes dW and dx
+            assert len(scipy_gemm_calls) == 10 * 6, len(scipy_gemm_calls)
+    for mine, reference in zip(weights["scipy"], weights["numpy"], strict=True):
+        np.testing.assert_allclose(mine, reference, rtol=0, atol=1e-5)

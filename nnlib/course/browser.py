@@ -21,6 +21,12 @@ meet as confusing errors or noise; `nnlib.course` calls it on import, in the bro
   its quick run ("NNLIB_EPOCHS=1") is true, and a learner can ask for more in a cell:
   `os.environ["NNLIB_EPOCHS"] = "5"`.
 
+- Your `x @ W`: NumPy's `@` has no optimised BLAS in the browser, SciPy's BLAS has
+  (`nnlib.blas`), and nnlib's own layers use it. Your `linear_forward` and `linear_backward`
+  run unchanged, but the arrays training hands them are `BlasOperand` views, whose `@` (and
+  `np.matmul`) is `nnlib.blas.matmul`: the same numbers, 2-3x sooner. Everything else they do
+  with them is plain NumPy and gives plain arrays. (`blas_operands`; natively they stay plain.)
+
 What needs no adapting (checked by `make test-lite`): threadpoolctl finds no BLAS to limit and
 leaves it; file writes go to the browser's storage.
 """
@@ -36,6 +42,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from nnlib import blas
 from nnlib.train import EPOCHS_VARIABLE
 
 IN_BROWSER = sys.platform == "emscripten"
@@ -57,6 +64,33 @@ def index_safe_bincount(bincount: Callable, index_type: type = np.intp) -> Calla
 
     wrapper.__wrapped_for_browser__ = True
     return wrapper
+
+
+class BlasOperand(np.ndarray):
+    """A view of an array whose matrix product (`@`, `np.matmul`) is `nnlib.blas.matmul` through
+    SciPy's BLAS; every other operation on it is NumPy's and returns plain arrays (views of it,
+    such as `.T` or a slice, stay operands)."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        inputs = tuple(map(_plain, inputs))
+        if "out" in kwargs:
+            kwargs["out"] = tuple(map(_plain, kwargs["out"]))
+        if ufunc is np.matmul and method == "__call__" and set(kwargs) <= {"out"}:
+            out = kwargs.get("out", (None,))
+            return blas.matmul(*inputs, out=out[0] if len(out) == 1 else None, backend="scipy")
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+
+def _plain(value):
+    return value.view(np.ndarray) if isinstance(value, BlasOperand) else value
+
+
+def blas_operands(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """`arrays` as `BlasOperand` views when nnlib's matrix products go through SciPy (the browser,
+    or NNLIB_MATMUL=scipy), else unchanged."""
+    if blas.BACKEND != "scipy":
+        return arrays
+    return tuple(a.view(BlasOperand) if type(a) is np.ndarray else a for a in arrays)
 
 
 def build_font_cache() -> float:
