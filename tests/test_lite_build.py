@@ -80,3 +80,54 @@ def test_site_lock_ships_only_the_closure_and_our_wheels_with_their_sha256(tmp_p
     # only what the site has: no jupyterlab_widgets (the frontend), no scikit-learn here, no extras
     assert lock["packages"]["nnlib"]["depends"] == ["numpy", "tqdm"]
     assert lock["packages"]["nnlib"]["imports"] == ["nnlib"]
+
+
+def cached_distribution(folder: Path, dist, monkeypatch) -> tuple[Path, list]:
+    """A cached distribution as a finished download leaves it: core files, the lock, the wheels, the stamp
+    (the pinned core sha256 are those of these stand-in bytes). Also returns the list of downloads."""
+    lock = json.dumps(LOCK).encode()
+    core = {name: f"{name} bytes".encode() for name in dist.CORE_SHA256 if name != "pyodide-lock.json"}
+    core["pyodide-lock.json"] = lock
+    pinned = {name: hashlib.sha256(data).hexdigest() for name, data in core.items()}
+    monkeypatch.setattr(dist, "CORE_SHA256", pinned)
+    monkeypatch.setattr(dist, "ROOT_PACKAGES", ("numpy", "prompt_toolkit"))
+    wheels = {"numpy-1.0-py3-none-any.whl": b"numpy bytes", "prompt_toolkit-1.0-py3-none-any.whl": b"pt",
+              "wcwidth-1.0-py3-none-any.whl": b"wc"}
+    folder.mkdir()
+    for name, data in {**core, **wheels}.items():
+        (folder / name).write_bytes(data)
+    (folder / ".complete").touch()
+    downloads = []
+    monkeypatch.setattr(dist, "download_distribution", downloads.append)  # no network here
+    return folder, downloads
+
+
+@pytest.mark.parametrize("change", ["pyodide.asm.js", "python_stdlib.zip", "numpy-1.0-py3-none-any.whl",
+                                    "pyodide-lock.json"])
+def test_every_build_checks_every_cached_file_against_the_official_sha256(change, tmp_path, monkeypatch):
+    """Issue 27: a cached file replaced after download (here with other bytes) went into the site unchecked
+    once `.complete` existed."""
+    dist = load("pyodide_dist")
+    target, downloads = cached_distribution(tmp_path / "pyodide", dist, monkeypatch)
+    assert dist.prepare_distribution(target) == target and not downloads  # untouched: used as it is
+    (target / change).write_bytes(b"replaced after the download")
+    with pytest.raises(dist.IntegrityError, match=rf"{change}: sha256 \w+ differs from the official Pyodide "
+                                                  r"0\.27\.7 file's \w+; the cache was changed .*delete"):
+        dist.prepare_distribution(target)
+
+
+def test_a_cached_file_that_is_no_pyodide_file_stops_the_build(tmp_path, monkeypatch):
+    dist = load("pyodide_dist")
+    target, downloads = cached_distribution(tmp_path / "pyodide", dist, monkeypatch)
+    (target / "extra.js").write_text("alert(1)")
+    with pytest.raises(dist.IntegrityError, match="extra.js is no file of Pyodide 0.27.7 .*delete"):
+        dist.prepare_distribution(target)
+
+
+def test_a_grown_package_set_downloads_again(tmp_path, monkeypatch):
+    dist = load("pyodide_dist")
+    target, downloads = cached_distribution(tmp_path / "pyodide", dist, monkeypatch)
+    monkeypatch.setattr(dist, "ROOT_PACKAGES", ("numpy", "prompt_toolkit", "pandas"))
+    with pytest.raises(dist.IntegrityError, match="pandas-1.0-py3-none-any.whl missing after the download"):
+        dist.prepare_distribution(target)  # the stand-in download adds nothing
+    assert downloads == [target]
