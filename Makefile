@@ -134,7 +134,7 @@ exercises: $(STAMP)
 # Students, before handing in: changed or deleted checks, and each check in grading mode (hidden
 # cases), for the notebooks in exercises/ that differ from the handout (NB=<notebook>: that one).
 check-my-work: $(STAMP)
-	$(PY) -m nnlib.course.grading validate $(NB)
+	$(PY) -m nnlib.course.grading validate $(if $(NB),"$(NB)")  # quoted: a path may hold spaces
 
 # PyTorch is for this comparison only: installed into .venv on demand, never a course requirement.
 # Without it (say offline) the benchmark still runs and says the comparison was skipped.

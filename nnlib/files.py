@@ -67,7 +67,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     if str(path) == "":
         raise ValueError("atomic_write: the path is empty; expected a file name")
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder_for(target)
     remove_leftover_temporaries(target)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=_TMP_SUFFIX, dir=target.parent)
     try:
@@ -82,6 +82,19 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def _make_folder_for(target: Path) -> None:
+    """Create the folders `target` goes in; a file where a folder is needed is named, not pathlib's
+    FileExistsError (`save_model(model, "good.npz/x.npz")`)."""
+    folder = target.absolute().parent
+    nearest = folder
+    while not nearest.exists() and nearest.parent != nearest:
+        nearest = nearest.parent
+    if not nearest.is_dir():
+        raise ValueError(f"cannot write {target}: {nearest} is {kind_of(nearest) or 'a file'}, not a folder; "
+                         "choose a path in a folder")
+    folder.mkdir(parents=True, exist_ok=True)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -235,6 +235,8 @@ CASES = [
     Case("write_text_atomic over a FIFO", api_on(fifo("results.md"), lambda tmp: write_text_atomic(tmp / "results.md", "x")), ValueError, ("FIFO",), kept=still_fifo("results.md")),
     Case("atomic_write over a folder", api_on(lambda tmp: (tmp / "dir").mkdir(), write_atomic("dir")), ValueError, ("dir", "is a folder"), kept=lambda tmp: (tmp / "dir").is_dir() and not list(tmp.glob(".*.tmp"))),
     Case("atomic_write (binary) over a symlink to a FIFO", api_on(both(fifo("pipe"), symlink("link", "pipe")), write_atomic("link", "wb")), ValueError, ("FIFO",), kept=still_fifo("pipe")),
+    Case("save_model into an existing file's 'folder' (issue 27)", api_on(text_file("good.npz", "a model"), lambda tmp: save_model(tiny_model(), tmp / "good.npz" / "x.npz")), ValueError, ("cannot write", "good.npz is a file, not a folder"), kept=lambda tmp: (tmp / "good.npz").read_text() == "a model"),
+    Case("History.save two levels below a file", api_on(text_file("h.json", "{}"), lambda tmp: History().save(tmp / "h.json" / "sub" / "new.json")), ValueError, ("h.json is a file, not a folder",), kept=lambda tmp: (tmp / "h.json").read_text() == "{}"),
     Case("atomic_write over a regular file", api_on(text_file("plain.txt", "old"), write_atomic("plain.txt")), None, (), kept=lambda tmp: (tmp / "plain.txt").read_text() == "x"),
     Case("a second lock on a folder", second_lock, ValueError, ("another nnlib run",), kept=lock_released),
     # --- the API: reads are bounded and say what the file is ------------------------------------------

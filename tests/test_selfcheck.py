@@ -72,3 +72,17 @@ def test_the_self_check_runs_the_notebook_in_grading_mode(tmp_path):
     assert any(line.startswith("❌ the check cell of count_labels was changed") for line in result.lines)
     assert "❓ count_labels: its check was changed, so this run of it says nothing" in result.lines
     assert path.read_bytes() == before  # the student's file is never changed
+
+
+@pytest.mark.parametrize("nb", ["exercises/02 forward pass (mine).ipynb", ""])
+def test_make_check_my_work_passes_nb_as_one_path(nb):
+    """Issue 27: NB="a path with space.ipynb" was split in two; without NB every notebook is checked."""
+    import os
+    import shlex
+    import subprocess
+
+    run = subprocess.run(["make", "-n", "-s", "check-my-work", f"NB={nb}"], cwd=REPO, capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "MAKEFLAGS": ""})
+    command = next(line for line in run.stdout.splitlines() if "grading validate" in line)
+    words = shlex.split(command, comments=True)
+    assert words[words.index("validate") + 1:] == ([nb] if nb else []), command

@@ -13,8 +13,10 @@ those notebooks would train, plot, and run whatever else their cells do, so only
 
 A function that uses a top-level name that is none of these (a variable computed by a
 cell, a class) is not used, and the reason names that name. Jupyter magics and shell lines
-(`%timeit`, `!ls`) are read as Jupyter reads them, and never run. A lesson file that is
-missing, unreadable, or not a notebook gives one reason that names the file.
+(`%timeit`, `!ls`) are read as Jupyter reads them, and never run. A cell under `%%time` or
+`%%capture` is read as the Python it runs; a def under another cell magic (`%%timeit`, ...) is
+not used, and the reason names the magic. A lesson file that is missing, unreadable, or not a
+notebook gives one reason that names the file.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from nnlib.files import kind_of
 
 # Lesson files with all their stored figures are a few MB; far larger is not a lesson.
 MAX_NOTEBOOK_BYTES = 200 * 2**20
+# Cell magics that run their body as plain Python in the notebook's namespace: gather reads the body.
+PYTHON_CELL_MAGICS = ("time", "capture")
 
 Found = dict[str, tuple[Callable | None, str]]  # name -> (function, "") or (None, why not)
 
@@ -49,6 +53,13 @@ def functions_from_notebook(path: Path, names: Sequence[str]) -> Found:
     broken: dict[str, str] = {}  # wanted name -> its cell's syntax error
     definitions: list[ast.FunctionDef] = []
     for source in sources:
+        source, magic = _cell_magic_body(source)
+        if magic:  # its body is not Python that Jupyter runs here (%%timeit runs it elsewhere, %%bash...)
+            for name in names:
+                if f"def {name}(" in source:
+                    refused[name] = (f"{name}'s cell in {path.name} starts with %%{magic}, which gather does "
+                                     f"not run: remove the %%{magic} line and run the cell again")
+            continue
         try:
             tree = ast.parse(jupyter_to_python(source))
         except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
@@ -114,6 +125,16 @@ def code_cells(path: Path) -> list[str]:
             raise NotebookUnreadable(f"{name} is not a valid notebook: code cell {number} has no source text")
         sources.append(source)
     return sources
+
+
+def _cell_magic_body(source: str) -> tuple[str, str]:
+    """(the cell's Python, "") for a plain cell or one under %%time/%%capture (its body); (source, magic)
+    for a cell under another cell magic."""
+    first, _, body = source.lstrip().partition("\n")
+    if not first.startswith("%%"):
+        return source, ""
+    magic = first[2:].split(maxsplit=1)[0] if first[2:].strip() else "?"
+    return (body, "") if magic in PYTHON_CELL_MAGICS else (source, magic)
 
 
 def jupyter_to_python(source: str) -> str:

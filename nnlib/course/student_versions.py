@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
+import os
 import re
 import shutil
 import sys
@@ -138,6 +139,12 @@ def check_target(target: Path, repo: Path, what: str) -> None:
     into itself would copy itself again, and again)."""
     if target.exists() and not target.is_dir():
         raise CannotWrite(f"{what} {target} is a file; expected a folder")
+    for path in (target, *target.parents):  # mkdir would say only "File exists"
+        if path.is_symlink() and not path.exists():
+            raise CannotWrite(f"{what} {target}: {path} is a symbolic link to {os.readlink(path)}, which "
+                              "does not exist; give a new folder, or create the one it points to")
+        if path.exists():
+            break
     inside = target.resolve()
     if inside == repo.resolve() or repo.resolve() in inside.parents:
         raise CannotWrite(f"{what} {target} is inside the course ({repo}); choose a folder outside it, "
