@@ -23,7 +23,14 @@ case and `_expect_close(...)` on the result. `checks.name` finds it here by name
 from typing import Any
 
 from nnlib.course import exercises
-from nnlib.course.checks import lesson_03, lesson_04, lesson_05, lessons_00_02, lessons_06_07  # noqa: F401
+from nnlib.course.checks import (  # noqa: F401  (the modules declare the exercises, in course order)
+    lesson_03,
+    lesson_03_loops,
+    lesson_04,
+    lesson_05,
+    lessons_00_02,
+    lessons_06_07,
+)
 from nnlib.course.checks.core import (
     STRICT_VARIABLE,
     CheckFailed,
