@@ -20,7 +20,8 @@ from .conftest import REPO
 
 SIZES = (784, 128, 64, 10)
 NOTEBOOKS = REPO / "notebooks"
-LESSON_03 = ("linear_backward", "relu_backward", "softmax_cross_entropy_backward", "train_step")
+LESSON_03 = ("linear_backward", "relu_backward", "softmax_cross_entropy_backward", "train_step",
+             "forward_layers", "backward_layers", "batch_indices", "train_epoch")
 
 
 def reference(name: str):
@@ -43,7 +44,8 @@ def train(pieces: assemble.Pieces, mnist, n: int = 5000, epochs: int = 1, seed: 
     model = pieces.network(SIZES, 0.0, np.random.default_rng(seed))
     return fit(model, SGD(model.parameters(), lr=0.1), mnist.x_train[:n], mnist.y_train[:n], epochs=epochs,
                batch_size=50, rng=np.random.default_rng(2), x_val=mnist.x_val[:2000],
-               y_val=mnist.y_val[:2000], step=pieces.step(), loss_fn=pieces.loss(), progress=False)
+               y_val=mnist.y_val[:2000], step=pieces.step(), loss_fn=pieces.loss(),
+               epoch_loop=pieces.epoch_loop(), progress=False)
 
 
 def test_unfilled_lesson_03_shows_no_success_and_counts_the_borrowed_pieces(tmp_path, mnist, capsys,
@@ -56,8 +58,8 @@ def test_unfilled_lesson_03_shows_no_success_and_counts_the_borrowed_pieces(tmp_
     assert not pieces.verdict(history, expected_acc=0.85)  # ... but that is not the learner's success
     printed = capsys.readouterr().out
     assert "✅" not in printed
-    assert "7 of 7 pieces are nnlib's" in printed  # softmax is not used by training, and the verdict says so
-    assert "this run does not use softmax: not judged here" in printed  # 8 lines said "using nnlib's"
+    assert "11 of 11 pieces are nnlib's" in printed  # softmax is not used by training, the verdict says so
+    assert "this run does not use softmax: not judged here" in printed  # 12 lines said "using nnlib's"
     assert "none of this run was your code yet" in printed
     assert "your code ran" not in printed
 
@@ -70,7 +72,7 @@ def test_one_borrowed_piece_is_no_success_and_is_named(mnist, capsys):
     history = train(pieces, mnist)
     assert not pieces.verdict(history, expected_acc=0.85)
     printed = capsys.readouterr().out
-    assert "✅" not in printed and "1 of 7 pieces are nnlib's (relu_backward)" in printed
+    assert "✅" not in printed and "1 of 11 pieces are nnlib's (relu_backward)" in printed
     assert "nnlib's ran in the backward pass (relu_backward)" in printed
 
 
@@ -81,11 +83,12 @@ def test_reference_answers_train_with_the_learners_step_to_97_percent(mnist, cap
     assert step.train_step is pieces.get("train_step")
     history = fit(model, SGD(model.parameters(), lr=0.1), mnist.x_train, mnist.y_train, epochs=6,
                   batch_size=50, rng=np.random.default_rng(2), x_val=mnist.x_val, y_val=mnist.y_val,
-                  step=step, loss_fn=pieces.loss(), progress=False)
+                  step=step, loss_fn=pieces.loss(), epoch_loop=pieces.epoch_loop(), progress=False)
     assert history.val_acc[-1] >= 0.97
     assert pieces.verdict(history, expected_acc=0.97)
     printed = capsys.readouterr().out
     assert "✅ your network learned" in printed and "every part of this run was your code" in printed
+    assert "epoch loop" in printed and "nnlib's harness ran around it: the progress bar" in printed
 
 
 def test_a_training_step_that_forgets_the_update_learns_nothing_and_the_verdict_names_it(mnist, capsys):
@@ -324,7 +327,8 @@ def adam_run(pieces: assemble.Pieces, mnist, lr: float = 1e-3) -> History:
     optimizer = pieces.optimizer("adam", model.parameters(), lr)
     return fit(model, optimizer, mnist.x_train[:5000], mnist.y_train[:5000], epochs=2,
                rng=np.random.default_rng(1), x_val=mnist.x_val[:2000], y_val=mnist.y_val[:2000],
-               step=pieces.step(optimizer, l2=1e-4), loss_fn=pieces.loss(), progress=False)
+               step=pieces.step(optimizer, l2=1e-4), loss_fn=pieces.loss(), epoch_loop=pieces.epoch_loop(),
+               progress=False)
 
 
 def test_adam_without_bias_correction_trains_differently_and_only_adams_verdict_names_it(all_pieces, mnist,
@@ -370,9 +374,9 @@ def test_lesson_07s_run_of_your_network_uses_your_step_and_its_row_says_what_was
     result = assemble.train_course_run(config, mnist, pieces, progress=False)
     assert calls == [{"l2": config.l2}] and result.val_acc > 0.9
     assert result.config.l2 == config.l2
-    assert pieces.table_note() == " (1 of 13 pieces nnlib's)"  # train_step; softmax and momentum unused
+    assert pieces.table_note() == " (1 of 17 pieces nnlib's)"  # train_step; softmax and momentum unused
     probs = pieces.predict_proba(result.model, mnist.x_test[:100])
-    assert pieces.table_note() == " (2 of 14 pieces nnlib's)"
+    assert pieces.table_note() == " (2 of 18 pieces nnlib's)"
     np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
     assert all_pieces.table_note() == ""
 

@@ -3,7 +3,8 @@
 From lesson 03 on, the network that learns MNIST is made of *your* functions, unchanged:
 
     lesson 02   linear_forward, relu, softmax, cross_entropy
-    lesson 03   linear_backward, relu_backward, softmax_cross_entropy_backward, train_step
+    lesson 03   linear_backward, relu_backward, softmax_cross_entropy_backward, train_step,
+                forward_layers, backward_layers, batch_indices, train_epoch (the loops)
     lesson 04   dropout_forward, dropout_backward
     lesson 05   l2_penalty, add_l2_grad
     lesson 06   sgd_momentum_step, adam_step, cosine_lr
@@ -22,9 +23,13 @@ The returned `Pieces` builds what `Sequential`, `fit` and `evaluate` run: layers
 nnlib's layers with those two methods replaced, so they start from the very same random
 weights), a loss, your training step for `fit(..., step=...)` (with your L2 and your
 optimizer plugged in, see `nnlib.course.training_step`), optimizers whose update is your step
-function, a cosine schedule and predicted probabilities from your softmax. Where a piece is
-borrowed, the class falls back to its nnlib parent. `Pieces.verdict` judges a run on your code
-only: a run with borrowed pieces gets no ✅, and it says which parts were nnlib's.
+function, a cosine schedule and predicted probabilities from your softmax. Your loops run it:
+`Sequential` runs the layers with your `forward_layers` and `backward_layers`, and `fit` runs each
+epoch with your `train_epoch` (`fit(..., epoch_loop=...)`, which shuffles with your
+`batch_indices`). Where a piece is borrowed, nnlib's runs in its place. What stays nnlib's
+is the harness around your code: `fit`'s progress bar, history, Ctrl-C, the divergence check,
+and counting the validation accuracy. `Pieces.verdict` judges a run on your code only: a run with
+borrowed pieces gets no ✅, and it says which parts were nnlib's.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,26 +48,30 @@ from nnlib.course import checks, exercises
 from nnlib.course.browser import blas_operands
 from nnlib.course.checks import grading
 from nnlib.course.notebook_functions import functions_from_notebook
-from nnlib.course.returns import returned
+from nnlib.course.returns import PieceReturnedWrong, returned
 from nnlib.course.training_step import TrainingStep, reference_train_step
 from nnlib.data import MNIST
 from nnlib.experiments import COURSE_SIZES, RunConfig, RunResult, fit_and_evaluate, total_steps
 from nnlib.layers import Dropout, Linear, Parameter, ReLU, check_input
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, check_labels, l2_penalty
-from nnlib.network import Sequential
+from nnlib.network import Sequential, backward_layers, forward_layers
 from nnlib.optim import SGD, Adam, Optimizer, Schedule, constant_schedule, cosine_schedule
 from nnlib.train import History
+from nnlib.train import train_epoch as reference_train_epoch
 
 # The parts of a training run, and the pieces that do each (for the verdict's "what ran" line).
 STAGES = {
-    "forward pass": ("linear_forward", "relu", "dropout_forward"),
+    "forward pass": ("forward_layers", "linear_forward", "relu", "dropout_forward"),
     "loss": ("cross_entropy",),
     "probabilities": ("softmax",),
-    "backward pass": ("linear_backward", "relu_backward", "dropout_backward",
+    "backward pass": ("backward_layers", "linear_backward", "relu_backward", "dropout_backward",
                       "softmax_cross_entropy_backward"),
     "L2": ("l2_penalty", "add_l2_grad"),
     "training step": ("train_step", "sgd_momentum_step", "adam_step", "cosine_lr"),
+    "epoch loop": ("train_epoch", "batch_indices"),
 }
+# What nnlib still does in a run of your network (the verdict names it).
+HARNESS = "the progress bar, the history, Ctrl-C, the divergence check and counting the validation accuracy"
 
 
 @dataclass
@@ -103,7 +113,60 @@ class Pieces:
                 layers.append(YourReLU(self, name=f"ReLU{index}"))
                 if dropout > 0:
                     layers.append(YourDropout(dropout, rng, self, name=f"Dropout{index}"))
-        return Sequential(layers)
+        return Sequential(layers, *self.layer_loops())
+
+    def layer_loops(self) -> tuple[Callable, Callable]:
+        """`(forward_layers, backward_layers)` for `Sequential`: yours (what they return checked), or
+        nnlib's where borrowed."""
+        forward, backward = self.get("forward_layers"), self.get("backward_layers")
+
+        def your_forward(layers: list, x: np.ndarray, training: bool = False) -> np.ndarray:
+            out = next(layer.out_features for layer in reversed(layers) if hasattr(layer, "out_features"))
+            like = np.broadcast_to(np.zeros((), x.dtype), (len(x), out))
+            return returned(self, "forward_layers", forward(layers, x, training), like, (x,))
+
+        def your_backward(layers: list, dy: np.ndarray) -> np.ndarray:
+            width = next(layer.in_features for layer in layers if hasattr(layer, "in_features"))
+            like = np.broadcast_to(np.zeros((), dy.dtype), (len(dy), width))
+            return returned(self, "backward_layers", backward(layers, dy), like, (dy,))
+
+        return (forward_layers if forward is None else your_forward,
+                backward_layers if backward is None else your_backward)
+
+    def epoch_loop(self) -> Callable:
+        """`epoch_loop` for `fit(..., epoch_loop=...)`: your `train_epoch` (which shuffles with your
+        `batch_indices`), what it returns checked. Where it is borrowed, nnlib's `train_epoch` runs,
+        shuffling with your `batch_indices` if you wrote it."""
+        train_epoch, batch_indices = self.get("train_epoch"), None
+        if "batch_indices" in self.where:
+            batch_indices = self.get("batch_indices")  # yours calls it; nnlib's is given it below
+        if train_epoch is None:
+            if batch_indices is None:
+                return reference_train_epoch
+            code = reference_train_epoch
+            namespace = {**code.__globals__, "batch_indices": self._checked_batches(batch_indices)}
+            return types.FunctionType(code.__code__, namespace, code.__name__, code.__defaults__)
+
+        def your_epoch(*args: object) -> tuple[float, float]:
+            result = train_epoch(*args)
+            return returned(self, "train_epoch", result, (float, float), (), ("loss", "accuracy"))
+
+        return your_epoch
+
+    def _checked_batches(self, batch_indices: Callable) -> Callable:
+        """Your `batch_indices`; training stops with a clear message if it returns no list of indices."""
+
+        def your_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+            batches = batch_indices(n, batch_size, rng)
+            if not isinstance(batches, list | tuple) or not all(
+                    isinstance(b, np.ndarray) and b.ndim == 1 and b.dtype.kind in "iu" for b in batches):
+                raise PieceReturnedWrong(
+                    f"your batch_indices ({self.where['batch_indices']}) returned {type(batches).__name__}, "
+                    "expected a list of 1-D integer index arrays; its check says what is wrong: fix it "
+                    "there, save, and run this lesson again")
+            return batches
+
+        return your_batches
 
     def loss(self) -> YourLoss:
         """Softmax + cross-entropy for `fit(..., loss_fn=...)`: your `cross_entropy` gives the
@@ -202,6 +265,7 @@ class Pieces:
                 print("   all your pieces passed their checks: did you change the learning rate, the batch "
                       "size or the number of epochs?")
         print(f"   {self.what_ran(names)}")
+        print(f"   nnlib's harness ran around it: {HARNESS}")
         # Gathered pieces this run does not use: said where a count or a failed check could make
         # the learner look for them here (03: eight "using nnlib's" lines, "7 of 7 pieces").
         unused = [name for name in self.where if name not in names]
@@ -517,7 +581,8 @@ class YourAdam(Adam):
 def train_course_run(config: RunConfig, data: MNIST, pieces: Pieces, progress: bool = True) -> RunResult:
     """`nnlib.experiments.train_run` with your pieces: the same network, seed, optimizer,
     schedule, L2 and dropout as the configuration `config`, built from `pieces`, trained by
-    your training step (with your L2 and your optimizer plugged in) and measured by your loss."""
+    your epoch loop and training step (with your L2 and your optimizer plugged in) and measured
+    by your loss."""
     rng = np.random.default_rng(config.seed)
     model = pieces.network(COURSE_SIZES, config.dropout, rng)
     optimizer = pieces.optimizer(config.optimizer, model.parameters(), config.lr, momentum=config.momentum)
@@ -526,7 +591,8 @@ def train_course_run(config: RunConfig, data: MNIST, pieces: Pieces, progress: b
     else:
         schedule = constant_schedule(config.lr)
     return fit_and_evaluate(config, data, model, optimizer, schedule, rng, progress,
-                            step=pieces.step(optimizer, l2=config.l2), loss_fn=pieces.loss())
+                            step=pieces.step(optimizer, l2=config.l2), loss_fn=pieces.loss(),
+                            epoch_loop=pieces.epoch_loop())
 
 
 def __getattr__(name: str) -> dict[str, str]:

@@ -388,10 +388,12 @@ class _LoggingStep:
         return loss, logits
 
 
+# nnlib.train.train_epoch is not among the references: a right answer is the same few lines, which
+# the audit's near-copy rule would flag (importing it into an answer is flagged anyway).
 @checker("train_epoch",
          lesson="03_backprop",
          points=2,
-         references=("nnlib.train:train_epoch", "nnlib.train:fit"),
+         references=("nnlib.train:fit",),
          piece=True)
 def train_epoch(fn: Callable) -> str:
     """Lesson 03: `train_epoch(model, loss_fn, x (n, features), y (n,), batch_size, lr, rng, step)
