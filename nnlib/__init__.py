@@ -8,7 +8,8 @@ stop_cleanly_while_starting()
 from nnlib.data import MNIST, load_mnist, minibatches, one_hot
 from nnlib.layers import Dropout, Linear, Parameter, ReLU
 from nnlib.losses import SoftmaxCrossEntropy, cross_entropy, softmax
-from nnlib.network import Sequential, load_model, mlp, save_model
+from nnlib.modelfiles import load_model, save_model
+from nnlib.network import Sequential, mlp
 from nnlib.optim import SGD, Adam, cosine_schedule, step_schedule
 from nnlib.threads import limit_blas_threads
 from nnlib.train import History, TrainingDiverged, evaluate, fit

@@ -19,7 +19,8 @@ import tempfile
 from contextlib import ExitStack, nullcontext, suppress
 from pathlib import Path
 
-from nnlib.data import DEFAULT_PATH, MNIST_SHA256, DataError, load_mnist, rebuild_bundle_from_openml
+from nnlib.data import load_mnist
+from nnlib.datafiles import DEFAULT_PATH, MNIST_SHA256, DataError, rebuild_bundle_from_openml
 from nnlib.experiments import COURSE_RUNS, OPTIMIZERS, RunResult, results_table, train_run, with_overrides
 from nnlib.files import atomic_write, folder_lock, kind_of, write_text_atomic
 from nnlib.interrupts import StopRequests, install

@@ -1,24 +1,81 @@
-"""Layers of the network: `Parameter`, `Linear`, `ReLU`, `Dropout`.
+"""The layers of the network: their math as functions, then `Parameter`, `Linear`, `ReLU`, `Dropout`.
 
-Every layer has `forward(x, training=False) -> y` and `backward(dy) -> dx`. `forward` keeps what `backward`
-needs, so call them in pairs. Shapes: `x` is `(batch, features)`; `dy` has the shape of `y`, `dx` that of
-`x`.
+Each layer is a forward/backward pair of functions, as the lessons build them (CS231n's `layers.py`
+style): forward takes the input, backward takes `dy` (the loss's gradient with respect to the output)
+and what forward saw, and returns the gradients. Shapes: `x` `(batch, features)`; `dy` has the shape
+of the output, `dx` that of `x`.
+
+The classes are thin: a layer checks its input in one call, keeps what backward needs, and calls the
+functions of its namespace `fns` (this module unless given). "Your network" is the same classes with
+your functions in `fns` (`nnlib.course.assemble`).
 """
 
 from __future__ import annotations
 
+import inspect
+from types import SimpleNamespace
+from typing import Any
+
 import numpy as np
 
 from nnlib.blas import matmul
-from nnlib.validation import generator, integer, probability
+from nnlib.validation import check_array, check_gradient, check_input, generator, integer, probability
+
+
+def linear_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`y = x @ W + b`: x `(N, in)`, W `(in, out)`, b `(out,)` -> y `(N, out)`.
+    Built in lesson 02."""
+    y = matmul(x, W)  # x @ W (through SciPy's BLAS in the browser: nnlib.blas)
+    y += b  # in place: no second (N, out) array
+    return y
+
+
+def linear_backward(dy: np.ndarray, x: np.ndarray, W: np.ndarray, need_dx: bool = True, out=None):
+    """dy `(N, out)`, the forward's x `(N, in)` and W `(in, out)` -> `(dx, dW, db)`, shaped like x, W, b.
+    Built in lesson 03. Two options make training faster: `need_dx=False` skips dx (None; the first
+    layer's dx, a gradient of the images, is never used: a third of that layer's work), and
+    `out=(dW, db)` writes the gradients into those arrays (the parameters' `.grad`) instead of new ones."""
+    dW, db = (None, None) if out is None else out
+    return (matmul(dy, W.T) if need_dx else None), matmul(x.T, dy, out=dW), np.sum(dy, axis=0, out=db)
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    """`max(x, 0)` elementwise. Built in lesson 02."""
+    return np.maximum(x, 0)
+
+
+def relu_backward(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dx = dy where the forward's x > 0, else 0 (ReLU's slope). Built in lesson 03."""
+    return dy * (x > 0)
+
+
+def dropout_forward(x: np.ndarray, p: float, rng: np.random.Generator, training: bool):
+    """Inverted dropout -> `(y, mask)`. In training, each unit is dropped with probability `p` and
+    the survivors scaled by `1 / (1 - p)`: mask holds 0 or `1/(1-p)` (x's dtype) and `y = x * mask`,
+    so the expected activation is unchanged. In evaluation (or p = 0): `(x, None)`. Built in lesson 04."""
+    if not training or p == 0.0:
+        return x, None
+    keep = rng.random(x.shape, dtype=np.float32) >= p
+    mask = np.multiply(keep, 1.0 / (1.0 - p), dtype=x.dtype)  # in x's dtype, in one pass
+    return x * mask, mask
+
+
+def dropout_backward(dy: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """dx = dy * mask, the same mask as forward (None in evaluation: dx = dy). Built in lesson 04."""
+    return dy if mask is None else dy * mask
+
+
+# The functions the layers call unless given others (`fns=`): "your network" passes yours.
+FUNCTIONS = SimpleNamespace(linear_forward=linear_forward, linear_backward=linear_backward, relu=relu,
+                            relu_backward=relu_backward, dropout_forward=dropout_forward,
+                            dropout_backward=dropout_backward)
 
 
 class Parameter:
-    """A trainable array and its gradient, of the same shape and dtype.
+    """A trainable array `.value` and its gradient `.grad`, of the same shape and dtype.
 
-    Assigning to `.value` or `.grad` copies into the existing array instead of replacing it, so an optimizer
-    may keep all parameters in one flat vector and hand out views of it (see `nnlib.optim.pack_parameters`).
-    """
+    Assigning to `.value` or `.grad` copies into the existing array, so an optimizer may keep all
+    parameters in one flat vector and hand out views of it (`pack_parameters`)."""
 
     __slots__ = ("_value", "_grad", "name")
 
@@ -66,102 +123,44 @@ def _copy_into(target: np.ndarray, new: np.ndarray, what: str) -> None:
     target[...] = new
 
 
-def check_input(x: np.ndarray, features: int | None, layer: str, dtype: np.dtype | None = None) -> None:
-    """Raise a `ValueError` unless `x` is a 2-D float array with `features` columns (and of `dtype`, when
-    given: a float64 batch in a float32 network would silently compute in float64)."""
-    if not isinstance(x, np.ndarray):
-        raise ValueError(f"{layer}: expected a NumPy array, got {type(x).__name__}")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(
-            f"{layer}: expected a float array, got dtype {x.dtype}"
-            " (scale images to [0, 1] floats first, e.g. with nnlib.data.load_mnist)"
-        )
-    if dtype is not None and x.dtype != dtype:
-        raise ValueError(
-            f"{layer}: expected {np.dtype(dtype)} input (the dtype of the weights), got {x.dtype};"
-            f" convert it with x.astype(np.{np.dtype(dtype)}), or build the network with dtype=np.{x.dtype}"
-        )
-    if x.ndim != 2 or (features is not None and x.shape[1] != features):
-        wanted = f"(batch, {features})" if features is not None else "(batch, features)"
-        hint = ""
-        if x.ndim == 3 and features == x.shape[1] * x.shape[2]:
-            hint = f"; flatten the images first: x.reshape(len(x), {features})"
-        raise ValueError(f"{layer}: expected input of shape {wanted}, got {x.shape}{hint}")
-
-
-def check_finite(x: np.ndarray, what: str) -> None:
-    """Raise a `ValueError` if `x` holds NaN or inf. A finite sum proves there are none in one pass (4x
-    quicker than min and max in the browser); only a sum that is not finite needs min and max."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        finite = not x.size or np.isfinite(x.sum()) or (np.isfinite(x.min()) and np.isfinite(x.max()))
-    if not finite:
-        bad = int(np.count_nonzero(~np.isfinite(x)))
-        raise ValueError(f"{what}: contains {bad} NaN or infinite values; expected finite numbers")
-
-
-def check_gradient(dy: np.ndarray, shape: tuple[int, ...], layer: str) -> None:
-    """Raise a `ValueError` unless the upstream gradient `dy` has `shape` (that of the forward output)."""
-    if not isinstance(dy, np.ndarray):
-        raise ValueError(f"{layer}.backward: expected dy as a NumPy array, got {type(dy).__name__}")
-    if dy.shape != shape:
-        raise ValueError(
-            f"{layer}.backward: expected dy of shape {shape} (the shape of the forward output), "
-            f"got {dy.shape}"
-        )
-
-
 class Linear:
-    """Fully connected layer `y = x @ W + b`.
+    """Fully connected layer `y = x @ W + b` (`linear_forward` / `linear_backward`).
 
-    W: `(in_features, out_features)`, He-initialised (normal, std sqrt(2/in)), which keeps the scale of
-    activations steady through ReLU layers. b: `(out_features,)`, zeros.
-    """
+    W `(in_features, out_features)`, He-initialised (normal, std sqrt(2/in)), which keeps the scale of
+    activations steady through ReLU layers; b `(out_features,)`, zeros."""
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        rng: np.random.Generator,
-        dtype: np.dtype | type = np.float32,
-        name: str = "Linear",
-    ) -> None:
+    def __init__(self, in_features: int, out_features: int, rng: np.random.Generator,
+                 dtype: np.dtype | type = np.float32, name: str = "Linear", fns: Any = None) -> None:
         where = f"Linear({in_features!r}, {out_features!r})"
         in_features = integer(in_features, "in_features", where)
         out_features = integer(out_features, "out_features", where)
         generator(rng, "rng", where)
         if not np.issubdtype(np.dtype(dtype), np.floating):
             raise ValueError(f"{where}: dtype must be a float type such as np.float32, got {np.dtype(dtype)}")
-        std = np.sqrt(2.0 / in_features)
-        weights = rng.standard_normal((in_features, out_features)) * std
+        weights = rng.standard_normal((in_features, out_features)) * np.sqrt(2.0 / in_features)
         self.W = Parameter(weights.astype(dtype), name=f"{name}.W")
         self.b = Parameter(np.zeros(out_features, dtype=dtype), name=f"{name}.b")
-        self.in_features, self.out_features = in_features, out_features
-        self.name = name
+        self.in_features, self.out_features, self.name = in_features, out_features, name
+        self.fns = fns or FUNCTIONS
+        self._options = {"need_dx", "out"} <= set(inspect.signature(self.fns.linear_backward).parameters)
         self._x: np.ndarray | None = None
 
     def parameters(self) -> list[Parameter]:
         return [self.W, self.b]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """x: `(batch, in_features)` -> `(batch, out_features)`."""
+        """x `(batch, in_features)` -> `(batch, out_features)`."""
         check_input(x, self.in_features, self.name, self.W.value.dtype)
         self._x = x
-        y = matmul(x, self.W.value)  # x @ W (through SciPy's BLAS in the browser: nnlib.blas)
-        y += self.b.value
-        return y
+        return self.fns.linear_forward(x, self.W.value, self.b.value)
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
-        """dy: `(batch, out_features)` -> dx `(batch, in_features)`.
-
-        Writes dL/dW and dL/db into `W.grad` and `b.grad` (in place, overwriting). The first layer of a
-        network needs no dx: skipping it saves a third of that layer's work.
-        """
-        if self._x is None:
-            raise RuntimeError(f"{self.name}: call forward before backward")
-        check_gradient(dy, (len(self._x), self.out_features), self.name)
-        matmul(self._x.T, dy, out=self.W.grad)
-        np.sum(dy, axis=0, out=self.b.grad)
-        return matmul(dy, self.W.value.T) if need_input_grad else None
+        """dy `(batch, out_features)` -> dx `(batch, in_features)`; writes dW and db into `W.grad`
+        and `b.grad` (overwriting). `need_input_grad=False`: no dx needed (the first layer)."""
+        check_gradient(dy, None if self._x is None else (len(self._x), self.out_features), self.name)
+        options = {"need_dx": need_input_grad, "out": (self.W.grad, self.b.grad)} if self._options else {}
+        dx, self.W.grad, self.b.grad = self.fns.linear_backward(dy, self._x, self.W.value, **options)
+        return dx if need_input_grad else None
 
     def spec(self) -> dict:
         return {"type": "Linear", "in_features": self.in_features, "out_features": self.out_features}
@@ -171,26 +170,23 @@ class Linear:
 
 
 class ReLU:
-    """`y = max(x, 0)`; its derivative is 1 where x > 0, else 0."""
+    """`y = max(x, 0)` (`relu` / `relu_backward`)."""
 
-    def __init__(self, name: str = "ReLU") -> None:
-        self.name = name
-        self._positive: np.ndarray | None = None
+    def __init__(self, name: str = "ReLU", fns: Any = None) -> None:
+        self.name, self.fns = name, fns or FUNCTIONS
+        self._x: np.ndarray | None = None
 
     def parameters(self) -> list[Parameter]:
         return []
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        if not isinstance(x, np.ndarray):
-            raise ValueError(f"{self.name}: expected a NumPy array, got {type(x).__name__}")
-        self._positive = x > 0
-        return np.maximum(x, 0)
+        check_array(x, self.name)
+        self._x = x
+        return self.fns.relu(x)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        if self._positive is None:
-            raise RuntimeError(f"{self.name}: call forward before backward")
-        check_gradient(dy, self._positive.shape, self.name)
-        return dy * self._positive
+        check_gradient(dy, None if self._x is None else self._x.shape, self.name)
+        return self.fns.relu_backward(dy, self._x)
 
     def spec(self) -> dict:
         return {"type": "ReLU"}
@@ -200,17 +196,13 @@ class ReLU:
 
 
 class Dropout:
-    """Inverted dropout: in training, zero each unit with probability `p` and scale the survivors by
-    `1 / (1 - p)`, so the expected activation is the same as in evaluation, where the layer does nothing.
+    """Inverted dropout with drop probability `p` (`dropout_forward` / `dropout_backward`); the masks
+    come from `rng`. `freeze_mask = True` reuses the last mask (gradient checks need one fixed mask)."""
 
-    `freeze_mask = True` reuses the last mask (for gradient checks, where the same random mask must be used
-    for every evaluation of the loss).
-    """
-
-    def __init__(self, p: float, rng: np.random.Generator, name: str = "Dropout") -> None:
+    def __init__(self, p: float, rng: np.random.Generator, name: str = "Dropout", fns: Any = None) -> None:
         self.p = probability(p, "drop probability p", name)
         self.rng = generator(rng, "rng (it draws the dropout masks)", name)
-        self.name = name
+        self.name, self.fns = name, fns or FUNCTIONS
         self.freeze_mask = False
         self.mask: np.ndarray | None = None
 
@@ -218,69 +210,19 @@ class Dropout:
         return []
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        if not isinstance(x, np.ndarray):
-            raise ValueError(f"{self.name}: expected a NumPy array, got {type(x).__name__}")
-        if not training or self.p == 0.0:
-            self.mask = None
-            return x
-        if not (self.freeze_mask and self.mask is not None and self.mask.shape == x.shape):
-            keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
-            # in x's dtype, in one pass (a NumPy float64 scalar would upcast a plain product)
-            self.mask = np.multiply(keep, 1.0 / (1.0 - self.p), dtype=x.dtype)
-        return x * self.mask
+        check_array(x, self.name)
+        if training and self.freeze_mask and self.mask is not None and self.mask.shape == x.shape:
+            return x * self.mask  # the frozen mask, applied as dropout_forward does
+        y, self.mask = self.fns.dropout_forward(x, self.p, self.rng, training)
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        if self.mask is None:
-            return dy
-        check_gradient(dy, self.mask.shape, self.name)
-        return dy * self.mask
+        if self.mask is not None:
+            check_gradient(dy, self.mask.shape, self.name)
+        return self.fns.dropout_backward(dy, self.mask)
 
     def spec(self) -> dict:
         return {"type": "Dropout", "p": self.p}
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"
-
-
-def pack_parameters(params: list[Parameter]) -> tuple[np.ndarray, np.ndarray]:
-    """Put all parameters into one flat value vector and one flat grad vector.
-
-    Returns `(values, grads)`, each `(total_size,)`; every parameter's `.value` and `.grad` become views
-    into them. An optimizer step is then a handful of whole-vector operations instead of a handful per
-    parameter. Parameters that already sit, in order, in one flat buffer are left where they are.
-    """
-    if not params:
-        raise ValueError("no parameters to optimise")
-    dtypes = {p.value.dtype for p in params}
-    if len(dtypes) != 1:
-        raise ValueError(f"parameters must share one dtype, got {sorted(map(str, dtypes))}")
-    existing = _flat_buffers(params)
-    if existing is not None:
-        return existing
-    total = sum(p.value.size for p in params)
-    values = np.empty(total, dtype=dtypes.pop())
-    grads = np.zeros_like(values)
-    offset = 0
-    for p in params:
-        end = offset + p.value.size
-        p.rebind(values[offset:end].reshape(p.shape), grads[offset:end].reshape(p.shape))
-        offset = end
-    return values, grads
-
-
-def _flat_buffers(params: list[Parameter]) -> tuple[np.ndarray, np.ndarray] | None:
-    """The flat buffers the parameters already live in, in order, or None."""
-    found = []
-    for attribute in ("value", "grad"):
-        arrays = [getattr(p, attribute) for p in params]
-        base = arrays[0].base
-        if base is None or base.ndim != 1 or base.size != sum(a.size for a in arrays):
-            return None
-        start = base.__array_interface__["data"][0]
-        offset = 0
-        for array in arrays:
-            if array.base is not base or array.__array_interface__["data"][0] != start + offset:
-                return None
-            offset += array.nbytes
-        found.append(base)
-    return found[0], found[1]

@@ -17,7 +17,8 @@ import pytest  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from nnlib.course.checks import STRICT_VARIABLE  # noqa: E402
-from nnlib.data import MNIST, load_mnist, load_raw  # noqa: E402
+from nnlib.data import MNIST, load_mnist  # noqa: E402
+from nnlib.datafiles import load_raw  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 # Agg in this process only: an MPLBACKEND variable would leak into the notebook kernels

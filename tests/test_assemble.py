@@ -51,7 +51,7 @@ def train_pair(pieces, mnist, kind: str, n: int, epochs: int, dropout: float = 0
                             rng=np.random.default_rng(2), schedule=cosine_schedule(lr, steps), **common)
     your_history = fit(yours, pieces.optimizer(kind, yours.parameters(), lr), x, y,
                        rng=np.random.default_rng(2), schedule=pieces.cosine_schedule(lr, steps),
-                       loss_fn=pieces.loss(), l2_functions=pieces.l2_functions(), **common)
+                       loss_fn=pieces.loss(), **common)
     return reference, yours, reference_history, your_history
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlib.data import DataError, load_mnist, load_raw, scale_images
+from nnlib.data import load_mnist, scale_images
+from nnlib.datafiles import DataError, load_raw
 from tests.bad_input import Case, case_id, expected, outcome, write_tiny_bundle
 
 

@@ -11,7 +11,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from nnlib.network import load_model, load_weights, mlp, save_model
+from nnlib.modelfiles import load_model, load_weights, save_model
+from nnlib.network import mlp
 from tests.bad_input import Case, case_id, expected, outcome
 
 V = ValueError

@@ -24,7 +24,8 @@ import pytest
 
 import nnlib.train
 from nnlib.files import atomic_write
-from nnlib.network import load_model, mlp, save_model
+from nnlib.modelfiles import load_model, save_model
+from nnlib.network import mlp
 from nnlib.optim import SGD
 from nnlib.train import fit
 from tests.bad_input import Case, ScenarioCase, case_id, expected, outcome, write_tiny_bundle

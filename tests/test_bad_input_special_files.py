@@ -23,7 +23,8 @@ import pytest
 
 from nnlib.data import load_mnist
 from nnlib.files import atomic_write, folder_lock, write_text_atomic
-from nnlib.network import load_model, mlp, save_model
+from nnlib.modelfiles import load_model, save_model
+from nnlib.network import mlp
 from nnlib.train import History
 from tests.bad_input import Case, CliCase, ScenarioCase, case_id, expected, outcome, write_tiny_bundle
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nnlib.__main__ import build_parser
-from nnlib.network import load_model
+from nnlib.modelfiles import load_model
 
 REPO = Path(__file__).resolve().parent.parent
 

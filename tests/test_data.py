@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlib.data import DataError, batch_indices, load_mnist, load_raw, minibatches, one_hot
+from nnlib.data import batch_indices, load_mnist, minibatches, one_hot
+from nnlib.datafiles import DataError, load_raw
 
 # --- load_mnist ----------------------------------------------------------------
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlib.layers import Dropout, Linear, Parameter, ReLU, pack_parameters
+from nnlib.flat import pack_parameters
+from nnlib.layers import Dropout, Linear, Parameter, ReLU
 
 # --- Parameter -----------------------------------------------------------------
 

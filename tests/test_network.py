@@ -9,14 +9,12 @@ import numpy as np
 import pytest
 
 from nnlib.layers import Dropout, Linear, ReLU
+from nnlib.modelfiles import load_model, load_weights, save_model
 from nnlib.network import (
     Sequential,
     backward_layers,
     forward_layers,
-    load_model,
-    load_weights,
     mlp,
-    save_model,
 )
 
 

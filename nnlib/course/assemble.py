@@ -52,12 +52,13 @@ from nnlib.course.returns import PieceReturnedWrong, returned
 from nnlib.course.training_step import TrainingStep, reference_train_step
 from nnlib.data import MNIST
 from nnlib.experiments import COURSE_SIZES, RunConfig, RunResult, fit_and_evaluate, total_steps
-from nnlib.layers import Dropout, Linear, Parameter, ReLU, check_input
-from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, check_labels, l2_penalty
+from nnlib.layers import Dropout, Linear, Parameter, ReLU
+from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty
 from nnlib.network import Sequential, backward_layers, forward_layers
 from nnlib.optim import SGD, Adam, Optimizer, Schedule, constant_schedule, cosine_schedule
 from nnlib.train import History
 from nnlib.train import train_epoch as reference_train_epoch
+from nnlib.validation import check_input, check_labels
 
 # The parts of a training run, and the pieces that do each (for the verdict's "what ran" line).
 STAGES = {
