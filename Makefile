@@ -173,7 +173,9 @@ $(SITE_STAMP): requirements-site.txt
 site: $(SITE_STAMP) lite
 	$(SITE_VENV)/bin/python website/build.py
 
+# axe-core (the accessibility check) is fetched from npm first: the test itself runs offline.
 test-site: site $(STAMP) browser-packages
+	$(PY) -m tests.browser.axe
 	$(PY) -m pytest -m browser tests/browser/test_site.py -v -rs
 
 # Grading with nbgrader (TEACHING.md): nbgrader 0.9.6 in an environment of its own, .venv-grading

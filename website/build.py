@@ -12,6 +12,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from accessibility import add_heading_levels  # noqa: E402
 from mathjax import fetch_mathjax  # noqa: E402
 from stage import stage_site  # noqa: E402
 
@@ -33,6 +34,7 @@ def main() -> int:
     status = build_main([*arguments, str(STAGE), str(OUTPUT)])
     if status == 0:
         (OUTPUT / ".nojekyll").touch()  # GitHub Pages: serve _static/ and friends as they are
+        add_heading_levels(OUTPUT)
         if not (LITE / "index.html").exists():
             print(f"{LITE.relative_to(ROOT)}/ is not built: the lessons' 'Run in your browser' links need it "
                   "(make site builds it: make lite)", file=sys.stderr)

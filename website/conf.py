@@ -36,6 +36,7 @@ myst_heading_anchors = 3
 mathjax_path = "mathjax/tex-svg-full.js"
 html_static_path = ["_static", str(MATHJAX_STATIC)]
 html_css_files = ["course.css"]
+html_js_files = ["course.js"]  # keyboard focus for the blocks that scroll (accessibility.py)
 
 html_theme = "furo"
 html_theme_options = {"navigation_with_keys": True}

@@ -4,9 +4,10 @@ Every request that is not to localhost is blocked (and counted as a failure). On
 nothing failed to load and the console has no errors; every image loaded and has alt text;
 every formula is typeset (no raw TeX left in the visible text); every internal link resolves
 (its anchor too); at a 390-pixel-wide viewport the page does not scroll sideways (code blocks,
-formulas and tables may scroll inside themselves). Across pages: previous/next walk the
-lessons in order, and search finds the right lessons. Screenshots of a lesson page, wide and
-narrow (and dark), go to build/browser-screenshots/ (or $BROWSER_SCREENSHOTS).
+formulas and tables may scroll inside themselves); axe-core finds no violation of the WCAG 2.0
+and 2.1 A and AA rules (among them: a keyboard reaches every block that scrolls). Across pages:
+previous/next walk the lessons in order, and search finds the right lessons. Screenshots of a
+lesson page, wide and narrow (and dark), go to build/browser-screenshots/ (or $BROWSER_SCREENSHOTS).
 
 Run with `make test-site` (builds the site first).
 """
@@ -23,6 +24,7 @@ from urllib.parse import urljoin, urlparse
 
 import pytest
 
+from tests.browser import axe
 from tests.browser.chromium import ROOT, SHOTS, launched_chromium
 
 pytestmark = pytest.mark.browser
@@ -169,6 +171,96 @@ def test_no_sideways_scrolling_on_a_phone(site, browser, path):
             return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 8)};
         }""")
         assert overflow["scroll"] <= overflow["width"], f"the page scrolls sideways at 390 px: {overflow}"
+        assert not phone.problems, "\n".join(phone.problems)
+    finally:
+        phone.close()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_accessibility_violations_on_a_phone(site, browser, axe_script, path):
+    """At 390 px more blocks scroll sideways: each still takes keyboard focus."""
+    phone = Reader(browser, NARROW)
+    try:
+        phone.open(site + path)
+        violations = axe_violations(phone.page, axe_script)
+        assert not violations, f"axe-core {axe.VERSION} on {path}, 390 px: " + "\n".join(map(str, violations))
+    finally:
+        phone.close()
+
+
+@pytest.fixture(scope="module")
+def axe_script() -> str:
+    """axe-core's script, fetched beforehand (the test itself is offline)."""
+    if not axe.SCRIPT.exists():
+        pytest.fail(f"axe-core is not in {axe.SCRIPT}: "
+                    "run `python -m tests.browser.axe` (make test-site does)")
+    return axe.SCRIPT.read_text(encoding="utf-8")
+
+
+def axe_violations(page, script: str) -> list[dict]:
+    """axe-core's WCAG 2.0/2.1 A and AA violations on `page`: rule, impact, count, first elements."""
+    page.add_script_tag(content=script)
+    return page.evaluate("""async tags => {
+        const options = {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']};
+        const result = await axe.run(document, options);
+        return result.violations.map(v => ({rule: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
+                                            where: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+    }""", list(axe.WCAG_TAGS))
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_has_no_accessibility_violations(site, reader, axe_script, path):
+    reader.open(site + path)
+    violations = axe_violations(reader.page, axe_script)
+    assert not violations, f"axe-core {axe.VERSION} on {path}: " + "\n".join(map(str, violations))
+    assert not reader.problems, "\n".join(reader.problems)
+
+
+def test_axe_finds_the_violations_it_is_here_for(browser, axe_script):
+    """The check can fail: a page with the site's old faults (a code block that scrolls but takes
+    no focus, an image without alt text) gets axe's violations."""
+    page = browser.new_page()
+    try:
+        page.set_content("""<html lang="en"><head><title>faults</title></head><body><main>
+            <div style="overflow-x: auto; width: 100px"><pre>""" + "x" * 400 + """</pre></div>
+            <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" width="10" height="10">
+            </main></body></html>""")
+        rules = {v["rule"] for v in axe_violations(page, axe_script)}
+    finally:
+        page.close()
+    assert {"scrollable-region-focusable", "image-alt"} <= rules, rules
+
+
+def test_keyboard_alone_skips_to_the_lesson_scrolls_its_code_and_switches_the_theme(site, browser):
+    """Tab from the top: the first stop skips to the content; further Tabs reach a code block that
+    scrolls, and arrow keys scroll it (elsewhere they turn the page); the theme button works with Enter."""
+    phone = Reader(browser, NARROW)
+    page = phone.page
+    try:
+        phone.open(site + "notebooks/02_forward_pass.html")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to content"
+        page.keyboard.press("Enter")
+        for _ in range(60):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.dataset.courseScrolls === '1'"):
+                break
+        else:
+            pytest.fail("60 Tabs after 'Skip to content' reached no code block that scrolls")
+        label = page.evaluate("document.activeElement.getAttribute('aria-label')")
+        assert label.endswith("(scrolls)"), label
+        url = page.url
+        for _ in range(10):
+            page.keyboard.press("ArrowRight")
+        assert page.url == url, "the right arrow key turned the page instead of scrolling the code"
+        assert page.evaluate("document.activeElement.scrollLeft") > 0, "arrow keys do not scroll the block"
+
+        toggle = page.locator(".theme-toggle-header .theme-toggle, button.theme-toggle").first
+        before = page.evaluate("document.body.dataset.theme")
+        toggle.focus()
+        page.keyboard.press("Enter")
+        after = page.evaluate("document.body.dataset.theme")
+        assert after != before, "Enter on the theme button does nothing"
         assert not phone.problems, "\n".join(phone.problems)
     finally:
         phone.close()
