@@ -7,12 +7,12 @@ import pytest
 
 from nnlib.course import checks
 from nnlib.course.checks import CheckFailed
-from nnlib.course.training_step import reference_train_step
 from nnlib.gradcheck import numerical_gradient as nn_numerical_gradient
 from nnlib.layers import Dropout, Linear, ReLU
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad
 from nnlib.losses import l2_penalty as nn_l2_penalty
 from nnlib.losses import softmax as nn_softmax
+from nnlib.train import train_step as reference_train_step
 from tests.checker_failures import assert_helpful_failure
 
 

@@ -1,4 +1,4 @@
-"""Your code, assembled: the functions you write in the lessons, run by nnlib's machinery.
+"""Your code, assembled: the functions you write in the lessons, run by nnlib's own classes and loop.
 
 From lesson 03 on, the network that learns MNIST is made of *your* functions, unchanged:
 
@@ -18,47 +18,60 @@ notebook files as last saved. Each is checked quietly by its lesson's checker:
 - failed: training still uses yours, so that you see what the bug does; `Pieces.verdict`
   says so after training and points back to the check.
 
-The returned `Pieces` builds what `Sequential`, `fit` and `evaluate` run: layers whose
-`forward`/`backward` call your functions (`YourLinear`, `YourReLU`, `YourDropout` are
-nnlib's layers with those two methods replaced, so they start from the very same random
-weights), a loss, your training step for `fit(..., step=...)` (with your L2 and your
-optimizer plugged in, see `nnlib.course.training_step`), optimizers whose update is your step
-function, a cosine schedule and predicted probabilities from your softmax. Your loops run it:
-`Sequential` runs the layers with your `forward_layers` and `backward_layers`, and `fit` runs each
-epoch with your `train_epoch` (`fit(..., epoch_loop=...)`, which shuffles with your
-`batch_indices`). Where a piece is borrowed, nnlib's runs in its place. What stays nnlib's
-is the harness around your code: `fit`'s progress bar, history, Ctrl-C, the divergence check,
-and counting the validation accuracy. `Pieces.verdict` judges a run on your code only: a run with
-borrowed pieces gets no ✅, and it says which parts were nnlib's.
+There is no second network: nnlib's `Linear`, `ReLU`, `Dropout`, `Sequential`, `SoftmaxCrossEntropy`,
+`SGD`, `Adam`, `cosine_schedule` and `fit` call the functions of a namespace `fns`, and
+`Pieces.fns()` is that namespace with your functions in it (nnlib's where one is borrowed), so
+`Pieces.network` is `mlp(..., fns=your functions)`: the same classes, the same random initial weights.
+What your functions return is checked as training calls them (`nnlib.course.returns`), and every call
+marks the piece as used, which is what the verdict judges. Your `train_step` runs for each batch
+(`Pieces.step`, with your L2 and your optimizer plugged in: `nnlib.course.training_step`), inside your
+`train_epoch` (`Pieces.epoch_loop`). What stays nnlib's is the harness around your code: `fit`'s
+progress bar, history, Ctrl-C, the divergence check, and counting the validation accuracy.
+`Pieces.verdict` judges a run on your code only: a run with borrowed pieces gets no ✅, and it says
+which parts were nnlib's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
+from nnlib import data, layers, losses, network, optim, train
 from nnlib.course import checks, exercises
 from nnlib.course.browser import blas_operands
 from nnlib.course.checks import grading
 from nnlib.course.notebook_functions import functions_from_notebook
-from nnlib.course.returns import PieceReturnedWrong, returned
-from nnlib.course.training_step import TrainingStep, reference_train_step
+from nnlib.course.returns import PieceReturnedWrong, guarded
+from nnlib.course.training_step import TrainingStep
 from nnlib.data import MNIST
 from nnlib.experiments import COURSE_SIZES, RunConfig, RunResult, fit_and_evaluate, total_steps
-from nnlib.layers import Dropout, Linear, Parameter, ReLU
-from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty
-from nnlib.network import Sequential, backward_layers, forward_layers
+from nnlib.layers import Parameter
+from nnlib.losses import SoftmaxCrossEntropy
+from nnlib.network import Sequential, mlp
 from nnlib.optim import SGD, Adam, Optimizer, Schedule, constant_schedule, cosine_schedule
 from nnlib.train import History
-from nnlib.train import train_epoch as reference_train_epoch
-from nnlib.validation import check_input, check_labels
+
+# nnlib's version of every piece: it runs where yours is not written yet.
+NNLIB_VERSIONS: dict[str, Callable] = {
+    name: getattr(module, name) for module, names in (
+        (layers, ("linear_forward", "linear_backward", "relu", "relu_backward", "dropout_forward",
+                  "dropout_backward")),
+        (losses, ("softmax", "cross_entropy", "softmax_cross_entropy_backward", "l2_penalty", "add_l2_grad")),
+        (optim, ("sgd_momentum_step", "adam_step", "cosine_lr")),
+        (network, ("forward_layers", "backward_layers")),
+        (data, ("batch_indices",)),
+        (train, ("train_step", "train_epoch")),
+    ) for name in names
+}
 
 # The parts of a training run, and the pieces that do each (for the verdict's "what ran" line).
 STAGES = {
@@ -98,61 +111,34 @@ class Pieces:
 
     # --- what the training machinery runs ---------------------------------------------
 
-    def network(
-        self,
-        sizes: Sequence[int],
-        dropout: float,
-        rng: np.random.Generator,
-        dtype: np.dtype | type = np.float32,
-    ) -> Sequential:
-        """The same network as `nnlib.network.mlp(sizes, dropout, rng)`, from the same random
-        draws (so the same seed gives the same initial weights), made of your layers."""
-        layers: list = []
-        for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
-            layers.append(YourLinear(n_in, n_out, rng, self, dtype=dtype, name=f"Linear{index}"))
-            if index < len(sizes) - 1:
-                layers.append(YourReLU(self, name=f"ReLU{index}"))
-                if dropout > 0:
-                    layers.append(YourDropout(dropout, rng, self, name=f"Dropout{index}"))
-        return Sequential(layers, *self.layer_loops())
+    def fns(self) -> SimpleNamespace:
+        """The namespace `fns` that nnlib's classes call: your functions (what they return checked),
+        nnlib's where a piece is borrowed. Each call marks its piece as used."""
+        found = {}
+        for name, nnlib_version in NNLIB_VERSIONS.items():
+            yours = self.functions.get(name)
+            if yours is None:
+                function = nnlib_version
+            elif name == "batch_indices":
+                function = self._checked_batches(yours)
+            else:
+                function = guarded(self, name, _through_blas(name, yours))
+            found[name] = self._marked(name, function)
+        if "train_epoch" not in self.functions:  # nnlib's shuffles with the batch_indices given here
+            epoch = train.train_epoch
+            namespace = {**epoch.__globals__, "batch_indices": found["batch_indices"]}
+            found["train_epoch"] = self._marked("train_epoch", types.FunctionType(epoch.__code__, namespace))
+        elif "batch_indices" in self.where:  # yours calls your batch_indices itself
+            found["train_epoch"] = self._marked("batch_indices", found["train_epoch"])
+        return SimpleNamespace(**found)
 
-    def layer_loops(self) -> tuple[Callable, Callable]:
-        """`(forward_layers, backward_layers)` for `Sequential`: yours (what they return checked), or
-        nnlib's where borrowed."""
-        forward, backward = self.get("forward_layers"), self.get("backward_layers")
+    def _marked(self, name: str, function: Callable) -> Callable:
+        @functools.wraps(function)  # the same signature: nnlib's classes look at its options
+        def call(*args: object, **kwargs: object) -> object:
+            self.used.add(name)
+            return function(*args, **kwargs)
 
-        def your_forward(layers: list, x: np.ndarray, training: bool = False) -> np.ndarray:
-            out = next(layer.out_features for layer in reversed(layers) if hasattr(layer, "out_features"))
-            like = np.broadcast_to(np.zeros((), x.dtype), (len(x), out))
-            return returned(self, "forward_layers", forward(layers, x, training), like, (x,))
-
-        def your_backward(layers: list, dy: np.ndarray) -> np.ndarray:
-            width = next(layer.in_features for layer in layers if hasattr(layer, "in_features"))
-            like = np.broadcast_to(np.zeros((), dy.dtype), (len(dy), width))
-            return returned(self, "backward_layers", backward(layers, dy), like, (dy,))
-
-        return (forward_layers if forward is None else your_forward,
-                backward_layers if backward is None else your_backward)
-
-    def epoch_loop(self) -> Callable:
-        """`epoch_loop` for `fit(..., epoch_loop=...)`: your `train_epoch` (which shuffles with your
-        `batch_indices`), what it returns checked. Where it is borrowed, nnlib's `train_epoch` runs,
-        shuffling with your `batch_indices` if you wrote it."""
-        train_epoch, batch_indices = self.get("train_epoch"), None
-        if "batch_indices" in self.where:
-            batch_indices = self.get("batch_indices")  # yours calls it; nnlib's is given it below
-        if train_epoch is None:
-            if batch_indices is None:
-                return reference_train_epoch
-            code = reference_train_epoch
-            namespace = {**code.__globals__, "batch_indices": self._checked_batches(batch_indices)}
-            return types.FunctionType(code.__code__, namespace, code.__name__, code.__defaults__)
-
-        def your_epoch(*args: object) -> tuple[float, float]:
-            result = train_epoch(*args)
-            return returned(self, "train_epoch", result, (float, float), (), ("loss", "accuracy"))
-
-        return your_epoch
+        return call
 
     def _checked_batches(self, batch_indices: Callable) -> Callable:
         """Your `batch_indices`; training stops with a clear message if it returns no list of indices."""
@@ -169,52 +155,54 @@ class Pieces:
 
         return your_batches
 
-    def loss(self) -> YourLoss:
+    def network(self, sizes: Sequence[int], dropout: float, rng: np.random.Generator,
+                dtype: np.dtype | type = np.float32) -> Sequential:
+        """`nnlib.network.mlp(sizes, dropout, rng)` with your functions: the same classes and the same
+        random draws (so the same seed gives the same initial weights)."""
+        return mlp(sizes, dropout, rng, dtype=dtype, fns=self.fns())
+
+    def epoch_loop(self) -> Callable:
+        """`epoch_loop` for `fit(..., epoch_loop=...)`: your `train_epoch` (which shuffles with your
+        `batch_indices`), or nnlib's, shuffling with your `batch_indices` if you wrote it."""
+        return self.fns().train_epoch
+
+    def loss(self) -> SoftmaxCrossEntropy:
         """Softmax + cross-entropy for `fit(..., loss_fn=...)`: your `cross_entropy` gives the
         loss, your `softmax_cross_entropy_backward` its gradient."""
-        return YourLoss(self)
+        return SoftmaxCrossEntropy(fns=self.fns())
 
     def step(self, optimizer: Optimizer | None = None, l2: float = 0.0) -> TrainingStep:
-        """`step` for `fit(..., step=...)`: your `train_step` (nnlib's reference if borrowed) for every
-        batch, with your L2 of strength `l2` and, when given, `optimizer`'s direction (build it with
+        """`step` for `fit(..., step=...)`: your `train_step` (nnlib's if borrowed) for every batch,
+        with your L2 of strength `l2` and, when given, `optimizer`'s direction (build it with
         `optimizer(...)`, so that it steps with your step function) in place of the plain gradient."""
         train_step = self.get("train_step")
         owner = f"your train_step ({self.where.get('train_step', 'this notebook')})"
         if train_step is None:
-            train_step, owner = reference_train_step, "nnlib's train_step"
-        l2_functions = self.l2_functions() if l2 else (l2_penalty, add_l2_grad)
-        return TrainingStep(train_step, owner, optimizer=optimizer, lam=l2, l2_functions=l2_functions,
+            train_step, owner = train.train_step, "nnlib's train_step"
+        fns = self.fns()
+        return TrainingStep(train_step, owner, optimizer=optimizer, lam=l2,
+                            l2_functions=(fns.l2_penalty, fns.add_l2_grad),
                             failed=lambda: [f"your {name} ({self.where[name]})" for name in self.failed
                                             if name in self.used])
 
     def predict_proba(self, model: Sequential, x: np.ndarray, batch_size: int = 10_000) -> np.ndarray:
         """Class probabilities `(n, classes)` for x `(n, features)`: the network's logits (evaluation
         mode) through your `softmax` (nnlib's if borrowed)."""
-        softmax = self.get("softmax")
-        if softmax is None:
-            return model.predict_proba(x, batch_size)
+        softmax = self.fns().softmax
         return np.concatenate([np.asarray(softmax(model.forward(x[start : start + batch_size])))
                                for start in range(0, len(x), batch_size)])
-
-    def l2_functions(self) -> tuple[Callable, Callable]:
-        """`(l2_penalty, add_l2_grad)` for `fit(..., l2_functions=...)`. `fit` passes the weight
-        matrices only; your functions skip non-2-D parameters anyway, so that changes nothing."""
-        return (self.get("l2_penalty") or l2_penalty, self.get("add_l2_grad") or add_l2_grad)
 
     def optimizer(self, kind: str, params: list[Parameter], lr: float, momentum: float = 0.9) -> Optimizer:
         """`kind` "sgd" (plain), "momentum" or "adam", stepping with your step function."""
         if kind == "adam":
-            return YourAdam(params, lr, self)
+            return Adam(params, lr, fns=self.fns())
         if kind in ("sgd", "momentum"):
-            return YourSGD(params, lr, self, momentum=momentum if kind == "momentum" else 0.0)
+            return SGD(params, lr, momentum=momentum if kind == "momentum" else 0.0, fns=self.fns())
         raise ValueError(f"unknown optimizer kind {kind!r}; choose 'sgd', 'momentum' or 'adam'")
 
     def cosine_schedule(self, lr: float, total_steps: int) -> Schedule:
-        """`step -> lr` from your `cosine_lr(step, total, lr)` (nnlib's `cosine_schedule` if borrowed)."""
-        cosine_lr = self.get("cosine_lr")
-        if cosine_lr is None:
-            return cosine_schedule(lr, total_steps)
-        return lambda step: float(returned(self, "cosine_lr", cosine_lr(step, total_steps, lr), float))
+        """`step -> lr` from your `cosine_lr(step, total, lr)` (nnlib's if borrowed)."""
+        return cosine_schedule(lr, total_steps, fns=self.fns())
 
     # --- after training -------------------------------------------------------------------
 
@@ -405,175 +393,13 @@ def assess(name: str, function: Callable) -> tuple[str, str]:
     return ("missing", "") if output.getvalue().startswith("⏳") else ("passed", "")
 
 
-# --- layers made of your functions ---------------------------------------------------------
-
-
-class YourLinear(Linear):
-    """`Linear` whose forward is your `linear_forward(x, W, b)` and whose backward is your
-    `linear_backward(dy, x, W) -> (dx, dW, db)`; dW and db go into `W.grad` and `b.grad`."""
-
-    def __init__(self, in_features: int, out_features: int, rng: np.random.Generator, pieces: Pieces,
-                 dtype: np.dtype | type = np.float32, name: str = "Linear") -> None:
-        super().__init__(in_features, out_features, rng, dtype=dtype, name=name)
-        self.pieces = pieces
-
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """x `(batch, in_features)` -> `(batch, out_features)`."""
-        linear_forward = self.pieces.get("linear_forward")
-        if linear_forward is None:
-            return super().forward(x, training)
-        check_input(x, self.in_features, self.name, self.W.value.dtype)
-        self._x = x
-        y = np.broadcast_to(np.zeros((), x.dtype), (len(x), self.out_features))  # its shape and dtype
-        # in the browser your `x @ W` then runs through SciPy's BLAS (nnlib.course.browser.blas_operands)
-        result = linear_forward(*blas_operands(x, self.W.value), self.b.value)
-        return returned(self.pieces, "linear_forward", result, y, (x,))
-
-    def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
-        """dy `(batch, out_features)` -> dx `(batch, in_features)`; fills `W.grad`, `b.grad`."""
-        linear_backward = self.pieces.get("linear_backward")
-        if linear_backward is None:
-            return super().backward(dy, need_input_grad)
-        if self._x is None:
-            raise RuntimeError(f"{self.name}: call forward before backward")
-        result = linear_backward(*blas_operands(dy, self._x, self.W.value))
-        dx, dW, db = returned(self.pieces, "linear_backward", result,
-                              (self._x, self.W.value, self.b.value), (dy, self._x), ("dx", "dW", "db"))
-        self.W.grad = dW  # copies into the parameter's gradient array
-        self.b.grad = db
-        return dx
-
-    def __repr__(self) -> str:
-        return f"YourLinear({self.in_features}, {self.out_features})"
-
-
-class YourReLU(ReLU):
-    """`ReLU` whose forward is your `relu(x)` and whose backward is your `relu_backward(dy, x)`."""
-
-    def __init__(self, pieces: Pieces, name: str = "ReLU") -> None:
-        super().__init__(name=name)
-        self.pieces = pieces
-        self._x: np.ndarray | None = None
-
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._x = x
-        relu = self.pieces.get("relu")
-        if relu is None:
-            return super().forward(x, training)
-        if self.pieces.get("relu_backward") is None:
-            self._positive = x > 0  # what nnlib's backward needs
-        return returned(self.pieces, "relu", relu(x), x, (x,))
-
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        relu_backward = self.pieces.get("relu_backward")
-        if relu_backward is None:
-            return super().backward(dy)
-        if self._x is None:
-            raise RuntimeError(f"{self.name}: call forward before backward")
-        return returned(self.pieces, "relu_backward", relu_backward(dy, self._x), self._x, (dy, self._x))
-
-    def __repr__(self) -> str:
-        return "YourReLU()"
-
-
-class YourDropout(Dropout):
-    """`Dropout` whose forward is your `dropout_forward(x, p, rng, training) -> (y, mask)` and
-    whose backward is your `dropout_backward(dy, mask)`, with the mask of the last forward."""
-
-    def __init__(self, p: float, rng: np.random.Generator, pieces: Pieces, name: str = "Dropout") -> None:
-        super().__init__(p, rng, name=name)
-        self.pieces = pieces
-
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        dropout_forward = self.pieces.get("dropout_forward")
-        if dropout_forward is None:
-            return super().forward(x, training)
-        result = dropout_forward(x, self.p, self.rng, training)
-        y, self.mask = returned(self.pieces, "dropout_forward", result, (x, ...), (x,), ("y", "mask"))
-        return y
-
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        dropout_backward = self.pieces.get("dropout_backward")
-        if dropout_backward is None:
-            return super().backward(dy)
-        return returned(self.pieces, "dropout_backward", dropout_backward(dy, self.mask), dy, (dy,))
-
-    def __repr__(self) -> str:
-        return f"YourDropout(p={self.p})"
-
-
-class YourLoss(SoftmaxCrossEntropy):
-    """Softmax + cross-entropy: `forward(logits, labels)` is your `cross_entropy`, `backward()`
-    your `softmax_cross_entropy_backward(logits, labels)` on the logits of the last forward."""
-
-    def __init__(self, pieces: Pieces) -> None:
-        super().__init__()
-        self.pieces = pieces
-        self._logits: np.ndarray | None = None
-
-    def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
-        self._logits, self._labels, self.probs = logits, np.asarray(labels), None
-        cross_entropy = self.pieces.get("cross_entropy")
-        if cross_entropy is None:
-            return super().forward(logits, labels)
-        check_labels(labels, logits.shape[0], logits.shape[1])
-        return float(returned(self.pieces, "cross_entropy", cross_entropy(logits, labels), float, (logits,)))
-
-    def backward(self) -> np.ndarray:
-        if self._logits is None or self._labels is None:
-            raise RuntimeError("YourLoss: call forward before backward")
-        backward = self.pieces.get("softmax_cross_entropy_backward")
-        if backward is not None:
-            dz = backward(self._logits, self._labels)
-            return returned(self.pieces, "softmax_cross_entropy_backward", dz, self._logits, (self._logits,))
-        if self.probs is None:  # your cross_entropy ran forward: nnlib's backward needs its own
-            super().forward(self._logits, self._labels)
-        return super().backward()
-
-
-# --- optimizers made of your step functions ---------------------------------------------------
-
-
-class YourSGD(SGD):
-    """`SGD` (plain, or with momentum) whose update is your
-    `sgd_momentum_step(w, g, v, lr, momentum) -> (w, v)` on the flat parameter vector."""
-
-    def __init__(self, params: list[Parameter], lr: float, pieces: Pieces, momentum: float = 0.0) -> None:
-        super().__init__(params, lr, momentum=momentum)
-        self.pieces = pieces
-        if pieces.get("sgd_momentum_step") is not None and self.velocity is None:
-            self.velocity = np.zeros_like(self.values)  # your step always takes a velocity
-
-    def _update(self, lr: float) -> None:
-        step = self.pieces.get("sgd_momentum_step")
-        if step is None:
-            super()._update(lr)
-            return
-        new_w, new_v = returned(self.pieces, "sgd_momentum_step",
-                                step(self.values, self.grads, self.velocity, lr, self.momentum),
-                                (self.values, self.velocity), (self.values, self.grads), ("w", "v"))
-        self.values[...] = new_w  # copied into place: the layers' parameters are views of it
-        self.velocity[...] = new_v
-
-
-class YourAdam(Adam):
-    """`Adam` whose update is your `adam_step(w, g, m, v, t, lr, beta1, beta2, eps) -> (w, m, v)`."""
-
-    def __init__(self, params: list[Parameter], lr: float, pieces: Pieces) -> None:
-        super().__init__(params, lr)
-        self.pieces = pieces
-
-    def _update(self, lr: float) -> None:
-        step = self.pieces.get("adam_step")
-        if step is None:
-            super()._update(lr)
-            return
-        new_w, new_m, new_v = returned(self.pieces, "adam_step", step(
-            self.values, self.grads, self.m, self.v, self.steps, lr, self.beta1, self.beta2, self.eps),
-            (self.values, self.m, self.v), (self.values, self.grads), ("w", "m", "v"))
-        self.values[...] = new_w
-        self.m[...] = new_m
-        self.v[...] = new_v
+def _through_blas(name: str, function: Callable) -> Callable:
+    """In the browser, your `x @ W` runs through SciPy's BLAS (nnlib.course.browser.blas_operands)."""
+    if name == "linear_forward":
+        return lambda x, W, b: function(*blas_operands(x, W), b)
+    if name == "linear_backward":
+        return lambda dy, x, W: function(*blas_operands(dy, x, W))
+    return function
 
 
 # --- a course run (lesson 07), made of your pieces ---------------------------------------------

@@ -1,4 +1,4 @@
-"""What your pieces return, checked where training calls them (`assemble`'s Your* classes).
+"""What your pieces return, checked where training calls them (`guarded`, used by `assemble`).
 
 A piece that failed its check still trains (so that you see what the bug does); when what it
 returns cannot go on (None, a tuple of the wrong length, the wrong shape or dtype, NaN from
@@ -10,7 +10,7 @@ nnlib's layer further down ("Linear2: expected float32 input") or a late
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -87,3 +87,52 @@ def _wrong(pieces: Located, name: str, what: str) -> None:
     where = pieces.where.get(name, "your code")
     raise PieceReturnedWrong(f"your {name} ({where}) returned {what}; its check says what is wrong: "
                              "fix it there, save, and run this lesson again")
+
+
+def _like(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An array's shape and dtype, without its memory."""
+    return np.broadcast_to(np.zeros((), dtype), shape)
+
+
+def _width(layers: Sequence[Any], attribute: str, last: bool) -> Any:
+    sizes = [getattr(layer, attribute) for layer in layers if hasattr(layer, attribute)]
+    return (sizes[-1] if last else sizes[0]) if sizes else None
+
+
+def _batch_of(x: np.ndarray, width: int | None) -> Any:
+    """`(len(x), width)` in x's dtype, or anything when the width is unknown."""
+    return ... if width is None else _like((len(x), width), x.dtype)
+
+
+# piece -> (what it must return, like `returned` wants it; the arrays given to it), from its arguments
+EXPECTED: dict[str, Callable[..., tuple[Any, tuple]]] = {
+    "linear_forward": lambda x, W, b: (_like((len(x), W.shape[1]), x.dtype), (x,)),
+    "linear_backward": lambda dy, x, W: ((x, W, _like(W.shape[1:], W.dtype)), (dy, x)),
+    "relu": lambda x: (x, (x,)),
+    "relu_backward": lambda dy, x: (x, (dy, x)),
+    "dropout_forward": lambda x, p, rng, training: ((x, ...), (x,)),
+    "dropout_backward": lambda dy, mask: (dy, (dy,)),
+    "cross_entropy": lambda logits, labels: (float, (logits,)),
+    "softmax_cross_entropy_backward": lambda logits, labels: (logits, (logits,)),
+    "sgd_momentum_step": lambda w, g, v, lr, momentum: ((w, v), (w, g)),
+    "adam_step": lambda w, g, m, v, *_: ((w, m, v), (w, g)),
+    "cosine_lr": lambda step, total, lr: (float, ()),
+    "forward_layers": lambda layers, x, training=False: (_batch_of(x, _width(layers, "out_features", True)),
+                                                         (x,)),
+    "backward_layers": lambda layers, dy: (_batch_of(dy, _width(layers, "in_features", False)), (dy,)),
+    "train_epoch": lambda *_: ((float, float), ()),
+}
+NAMES = {"linear_backward": ("dx", "dW", "db"), "dropout_forward": ("y", "mask"),
+         "sgd_momentum_step": ("w", "v"), "adam_step": ("w", "m", "v"), "train_epoch": ("loss", "accuracy")}
+
+
+def guarded(pieces: Located, name: str, function: Callable) -> Callable:
+    """Your piece `name`, whose result is checked (`returned`) before training goes on with it."""
+    if name not in EXPECTED:
+        return function
+
+    def call(*args: Any) -> Any:
+        like, inputs = EXPECTED[name](*args)
+        return returned(pieces, name, function(*args), like, inputs, NAMES.get(name, ()))
+
+    return call

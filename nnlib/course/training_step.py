@@ -35,18 +35,6 @@ TrainStep = Callable[[Sequential, SoftmaxCrossEntropy, np.ndarray, np.ndarray, f
                      tuple[float, np.ndarray]]
 
 
-def reference_train_step(model: Sequential, loss_fn: SoftmaxCrossEntropy, xb: np.ndarray, yb: np.ndarray,
-                         lr: float) -> tuple[float, np.ndarray]:
-    """nnlib's answer to the exercise: one step of plain SGD on the batch xb `(N, features)`,
-    yb `(N,)`. Returns the batch's loss and the logits `(N, classes)` of the forward pass."""
-    logits = model.forward(xb, training=True)
-    loss = loss_fn.forward(logits, yb)
-    model.backward(loss_fn.backward())
-    for parameter in model.parameters():
-        parameter.value -= lr * parameter.grad
-    return loss, logits
-
-
 class LossWithL2:
     """`loss_fn` plus `l2_penalty(weights, lam)` in `forward`; `backward` is `loss_fn`'s (the
     penalty's gradient goes to the weights directly, see `NetworkForStep`)."""

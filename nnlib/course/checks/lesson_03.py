@@ -44,7 +44,7 @@ def _expect_order(parts: tuple[np.ndarray, ...], expected: tuple[np.ndarray, ...
 @checker("linear_backward",
          lesson="03_backprop",
          points=2,
-         references=("nnlib.layers:Linear.backward",),
+         references=("nnlib.layers:linear_backward", "nnlib.layers:Linear.backward"),
          piece=True)
 def linear_backward(fn: Callable) -> str:
     """Lesson 03: `linear_backward(dy (N, n_out), x (N, n_in), W (n_in, n_out)) -> (dx, dW, db)`."""
@@ -105,7 +105,7 @@ def linear_backward(fn: Callable) -> str:
 @checker("relu_backward",
          lesson="03_backprop",
          points=1,
-         references=("nnlib.layers:ReLU.backward",),
+         references=("nnlib.layers:relu_backward", "nnlib.layers:ReLU.backward"),
          piece=True)
 def relu_backward(fn: Callable) -> str:
     """Lesson 03: `relu_backward(dy, x) -> dx`, all `(batch, features)`: dy where x > 0, else 0."""
@@ -146,7 +146,8 @@ def relu_backward(fn: Callable) -> str:
 @checker("softmax_cross_entropy_backward",
          lesson="03_backprop",
          points=2,
-         references=("nnlib.losses:SoftmaxCrossEntropy.backward",),
+         references=("nnlib.losses:softmax_cross_entropy_backward",
+                     "nnlib.losses:SoftmaxCrossEntropy.backward"),
          piece=True,
          may_use=("softmax",))
 def softmax_cross_entropy_backward(fn: Callable) -> str:
@@ -282,13 +283,13 @@ def _one_sided(f: Callable[[], float], x: np.ndarray, eps: float, direction: int
 @checker("train_step",
          lesson="03_backprop",
          points=1,
-         references=("nnlib.course.training_step:reference_train_step", "nnlib.train:fit"),
+         references=("nnlib.train:train_step", "nnlib.train:fit"),
          piece=True)
 def train_step(fn: Callable) -> str:
     """Lesson 03: `train_step(model, loss_fn, xb (N, features), yb (N,), lr) -> (loss, logits)`:
     one step of plain SGD (forward in training mode, loss, backward, `value -= lr * grad`)."""
-    from nnlib.course.training_step import reference_train_step
     from nnlib.losses import softmax as reference_softmax
+    from nnlib.train import train_step as reference_train_step
 
     rng = _cases(35)
     cases = [

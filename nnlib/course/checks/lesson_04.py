@@ -21,7 +21,7 @@ from nnlib.course.checks.core import (
 @checker("dropout_forward",
          lesson="04_dropout",
          points=2,
-         references=("nnlib.layers:Dropout.forward",),
+         references=("nnlib.layers:dropout_forward", "nnlib.layers:Dropout.forward"),
          piece=True)
 def dropout_forward(fn: Callable) -> str:
     """Lesson 04: `dropout_forward(x, p, rng, training) -> (y, mask)`, inverted dropout.
@@ -124,7 +124,7 @@ def dropout_forward(fn: Callable) -> str:
 @checker("dropout_backward",
          lesson="04_dropout",
          points=1,
-         references=("nnlib.layers:Dropout.backward",),
+         references=("nnlib.layers:dropout_backward", "nnlib.layers:Dropout.backward"),
          piece=True)
 def dropout_backward(fn: Callable) -> str:
     """Lesson 04: `dropout_backward(dy, mask) -> dx`; mask from `dropout_forward` (None in evaluation)."""

@@ -89,7 +89,7 @@ def _momentum_reference(w, g, v, lr, momentum):
 @checker("sgd_momentum_step",
          lesson="06_optimizers",
          points=1,
-         references=("nnlib.optim:SGD._update",),
+         references=("nnlib.optim:sgd_momentum_step", "nnlib.optim:SGD._update"),
          piece=True)
 def sgd_momentum_step(fn: Callable) -> str:
     """Exercise 6.1: `sgd_momentum_step(w, g, v, lr, momentum) -> (w, v)`."""
@@ -201,7 +201,9 @@ def _adam_w_hints(w, g, new_m, new_v, t, lr, beta1, beta2, eps) -> list[Hint]:
     ]
 
 
-@checker("adam_step", lesson="06_optimizers", points=2, references=("nnlib.optim:Adam._update",), piece=True)
+@checker("adam_step", lesson="06_optimizers", points=2,
+         references=("nnlib.optim:adam_step", "nnlib.optim:Adam._update"),
+         piece=True)
 def adam_step(fn: Callable) -> str:
     """Exercise 6.2: `adam_step(w, g, m, v, t, lr, beta1, beta2, eps) -> (w, m, v)`."""
     rng = _cases(62)
@@ -244,7 +246,7 @@ def adam_step(fn: Callable) -> str:
 @checker("cosine_lr",
          lesson="06_optimizers",
          points=1,
-         references=("nnlib.optim:cosine_schedule",),
+         references=("nnlib.optim:cosine_lr", "nnlib.optim:cosine_schedule"),
          piece=True)
 def cosine_lr(fn: Callable) -> str:
     """Exercise 6.3: `cosine_lr(step, total, lr) -> float`, half a cosine from lr to 0."""
