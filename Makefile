@@ -132,9 +132,10 @@ exercises: $(STAMP)
 	$(PY) -m nnlib.course.student_versions exercises notebooks exercises $(if $(FORCE),--force)
 
 # Students, before handing in: changed or deleted checks, and each check in grading mode (hidden
-# cases), for the notebooks in exercises/ that differ from the handout (NB=<notebook>: that one).
+# cases), for the notebooks in exercises/ that differ from the handout (NB=<notebook>: that one,
+# quoted: its path may hold spaces).
 check-my-work: $(STAMP)
-	$(PY) -m nnlib.course.grading validate $(if $(NB),"$(NB)")  # quoted: a path may hold spaces
+	$(PY) -m nnlib.course.grading validate $(if $(NB),"$(NB)")
 
 # PyTorch is for this comparison only: installed into .venv on demand, never a course requirement.
 # Without it (say offline) the benchmark still runs and says the comparison was skipped.

@@ -137,6 +137,34 @@ def step_variant(update=lambda value, grad, lr: value - lr * grad, training=True
     return step
 
 
+def step_never_fresh(model, loss_fn, xb, yb, lr):
+    """Adds each batch's gradient to what .grad held (issue 27: it passed and trained to 9.91%)."""
+    logits = model.forward(xb, training=True)
+    loss = loss_fn.forward(logits, yb)
+    earlier = [parameter.grad.copy() for parameter in model.parameters()]
+    model.backward(loss_fn.backward())
+    for parameter, grad in zip(model.parameters(), earlier, strict=True):
+        parameter.grad += grad
+        parameter.value -= lr * parameter.grad
+    return loss, logits
+
+
+def step_logits_after_update(model, loss_fn, xb, yb, lr):
+    loss, _ = train_step(model, loss_fn, xb, yb, lr)
+    return loss, model.forward(xb, training=True)
+
+
+def step_returning(transform):
+    """A right step whose (loss, logits) are changed by `transform` on the way out."""
+    return lambda model, loss_fn, xb, yb, lr: transform(*train_step(model, loss_fn, xb, yb, lr))
+
+
+def step_zeroing_labels(model, loss_fn, xb, yb, lr):
+    result = train_step(model, loss_fn, xb, yb, lr)
+    yb[:] = 0
+    return result
+
+
 CORRECT = [
     (checks.train_step, reference_train_step),
     (checks.train_step, train_step),
@@ -347,6 +375,14 @@ WRONG = [
     (checks.train_step, step_variant(training=False), "evaluation mode"),
     (checks.train_step, step_variant(swap=True), "return \\(loss, logits\\) in this order"),
     (checks.train_step, lambda model, loss_fn, xb, yb, lr: None, "returned None"),
+    # issue 27: two steps with leftover gradients; each of these passed before
+    (checks.train_step, step_never_fresh, "the gradients were never started fresh"),
+    (checks.train_step, step_variant(update=lambda value, grad, lr: value - 2 * lr * grad), "twice the step"),
+    (checks.train_step, step_logits_after_update, "logits you returned come from after the update"),
+    (checks.train_step, step_returning(lambda loss, logits: (str(loss), logits)), "one real number.*got str"),
+    (checks.train_step, step_returning(lambda loss, logits: (complex(loss), logits)), "got complex"),
+    (checks.train_step, step_returning(lambda loss, logits: (loss, logits * np.nan)), "NaN or infinite"),
+    (checks.train_step, step_zeroing_labels, "changed its input `yb` in place"),
     # lesson 03: numerical gradient
     (checks.numerical_gradient, forward_difference, "one-sided difference \\(f\\(x \\+ eps\\) - f\\(x\\)\\)"),
     (checks.numerical_gradient, lambda f, x, eps: 2 * central_difference(f, x, eps), "divide by 2 eps"),
@@ -474,3 +510,14 @@ def test_summation_tolerance_stays_far_below_the_typical_mistakes():
 
     assert summation_rtol(np.float64, 30) == 1e-5  # small float64 cases: the checkers' usual
     assert summation_rtol(np.float32, 109_184) < 1e-3  # biases included would be 2% off, no 0.5 100%
+
+
+@pytest.mark.parametrize("fn, message", [
+    (step_returning(lambda loss, logits: (str(loss), logits)), "one real number.*got str"),
+    (step_never_fresh, "the gradients were never started fresh"),
+], ids=["string loss", "never fresh"])
+def test_train_step_mistakes_fail_in_grading_mode_too(fn, message, monkeypatch):
+    """Issue 27: a loss returned as a string passed in class and in strict (grading) mode."""
+    monkeypatch.setenv(checks.STRICT_VARIABLE, "1")
+    with pytest.raises(CheckFailed, match=message):
+        checks.train_step(fn)

@@ -287,6 +287,8 @@ CONFUSION_MISTAKES = [
     (lambda p, y, c: confusion_matrix(p, y, max(y.max(), p.max()) + 1), "size the matrix by `classes`"),
     (lambda p, y, c: None, "returned None"),
     (confusion_fancy_index, "repeated index pairs once.*np.add.at"),
+    (lambda p, y, c: confusion_matrix(p, y, c).astype(float), "counts should be integers, got dtype float64"),
+    (lambda p, y, c: confusion_matrix(p, y, c).astype(np.float32), "got dtype float32.*dtype=np.int64"),
 ]
 
 

@@ -430,3 +430,19 @@ def test_lesson_03s_verdict_cell_after_your_training_stopped_with_an_error(capsy
     exec(cell.source, {"histories": {"nnlib's network": nnlibs}, "EPOCHS": 6, "your": pieces})  # noqa: S102
     printed = capsys.readouterr().out
     assert "❌ your network did not finish training: the error under the cell above says why" in printed
+
+
+@pytest.mark.parametrize("beside", [None, History(train_loss=[0.2], train_acc=[0.95], val_loss=[0.2],
+                                                  val_acc=[0.9412], lr=[0.1], epoch_time=[1.0])],
+                         ids=["without nnlib's run", "with nnlib's run"])
+def test_every_check_passed_but_no_learning_points_at_nnlibs_run_not_the_settings(beside, capsys):
+    """Issue 27: a bug the checks cannot see (a step that kept adding old gradients, at 9.91%) got
+    "all your pieces passed their checks: did you change the learning rate, ...?"."""
+    pieces = lesson_03_pieces(capsys)
+    history = History(train_loss=[2.3], train_acc=[0.1], val_loss=[2.3], val_acc=[0.0991], lr=[0.1],
+                      epoch_time=[1.0])
+    assert not pieces.verdict(history, expected_acc=0.97, nnlib_run=beside)
+    printed = capsys.readouterr().out
+    assert "did you change the learning rate" not in printed
+    assert "cannot see every bug" in printed and "nnlib's run beside it" in printed
+    assert beside is None or "94.12% with the same settings" in printed

@@ -207,14 +207,15 @@ class Pieces:
     # --- after training -------------------------------------------------------------------
 
     def verdict(self, history: History, expected_acc: float, pieces: Sequence[str] | None = None,
-                without: Sequence[str] = (), run: str = "") -> bool:
+                without: Sequence[str] = (), run: str = "", nnlib_run: History | None = None) -> bool:
         """Print plainly whether your network learned (final validation accuracy at least
         `expected_acc`), judged on your code only: with a borrowed piece among `pieces` (default:
         the gathered pieces that training used) there is no ✅, and the count of nnlib's pieces
         comes first. Points back to every failed check, and says which parts of the run were yours
         and which nnlib's. `without`: pieces this run did not use (another run of the lesson did).
         `run`: the name of the judged run, where a lesson has several (06: a ✅ for the momentum run
-        must not read as one for Adam).
+        must not read as one for Adam). `nnlib_run`: the history of nnlib's run beside it (the same
+        settings), quoted when every check passed but your network did not learn.
         Returns True when it learned with your pieces only, all of them passing their checks."""
         accuracy = history.val_acc[-1] if history.val_acc else float("nan")
         epochs = f"{history.epochs} epoch{'s' * (history.epochs != 1)}"
@@ -251,8 +252,8 @@ class Pieces:
                 print("   training was interrupted: run the cell again and let it finish to judge the "
                       "whole run")
             else:
-                print("   all your pieces passed their checks: did you change the learning rate, the batch "
-                      "size or the number of epochs?")
+                print(f"   every check passed, yet it did not learn: the checks try each piece on a few "
+                      f"cases and cannot see every bug; {_beside(nnlib_run)}")
         print(f"   {self.what_ran(names)}")
         print(f"   nnlib's harness ran around it: {HARNESS}")
         # Gathered pieces this run does not use: said where a count or a failed check could make
@@ -427,3 +428,12 @@ def __getattr__(name: str) -> dict[str, str]:
     if name == "LESSON_OF":
         return exercises.pieces()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _beside(nnlib_run: History | None) -> str:
+    """Where to look when every check passed but the network did not learn: nnlib's run beside it."""
+    if nnlib_run is None or not nnlib_run.val_acc:
+        return ("compare with nnlib's run beside it in this lesson: if that one learned, the settings are "
+                "fine and the difference is in your code")
+    return (f"nnlib's run beside it reached {nnlib_run.val_acc[-1]:.2%} with the same settings, so the "
+            "difference is in your code, not in the learning rate or the epochs")

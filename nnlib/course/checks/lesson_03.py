@@ -287,8 +287,10 @@ def _one_sided(f: Callable[[], float], x: np.ndarray, eps: float, direction: int
          piece=True)
 def train_step(fn: Callable) -> str:
     """Lesson 03: `train_step(model, loss_fn, xb (N, features), yb (N,), lr) -> (loss, logits)`:
-    one step of plain SGD (forward in training mode, loss, backward, `value -= lr * grad`)."""
-    from nnlib.losses import softmax as reference_softmax
+    one step of plain SGD (forward in training mode, loss, backward, `value -= lr * grad`).
+
+    Each case runs two steps in a row on the same network, whose `.grad` starts with leftover
+    values (as after an earlier step): a step must use the gradient its own backward pass wrote."""
     from nnlib.train import train_step as reference_train_step
 
     rng = _cases(35)
@@ -299,34 +301,52 @@ def train_step(fn: Callable) -> str:
         ("float32, a network 784-16-10, a batch of 8, lr 0.1", (784, 16, 10), 0.0, 8, 0.1, np.float32),
     ]
     for case, sizes, p, batch, lr, dtype in cases:
-        case = f"on {case}"
         model = mlp(sizes, dropout=p, rng=np.random.default_rng(int(rng.integers(2**32))), dtype=dtype)
-        xb = rng.standard_normal((batch, sizes[0])).astype(dtype)
-        yb = rng.integers(0, sizes[-1], batch)
-        before = copy.deepcopy(model)  # the same weights and the same dropout masks to come
+        for parameter in model.parameters():  # what an earlier step left in .grad
+            parameter.grad = rng.standard_normal(parameter.grad.shape).astype(dtype)
         expected = copy.deepcopy(model)
-        expected_loss, expected_logits = reference_train_step(expected, SoftmaxCrossEntropy(), xb, yb, lr)
-        got = _call_quietly(fn, model, SoftmaxCrossEntropy(), xb, yb, lr)
-        loss, logits = _expect_step_result(got, expected_logits, case)
-        tolerances = _tolerances(dtype)
-        _expect_close(logits, expected_logits, f"{case}, the logits you returned", **tolerances, hints=[
-            _hint_matches(lambda z=expected_logits: reference_softmax(z),
-                          "you returned probabilities; return the logits, the network's output"),
-            _hint_matches(lambda before=before, xb=xb: copy.deepcopy(before).forward(xb), _EVAL_MODE),
-        ])
-        eval_mode = None
-        if p > 0:  # what the step leaves when its forward pass runs in evaluation mode (no dropout)
-            eval_mode = copy.deepcopy(before)
-            _step_in_eval_mode(eval_mode, SoftmaxCrossEntropy(), xb, yb, lr)
-        _expect_updated(model, before, expected, eval_mode, lr, case, tolerances)
-        _expect_close(np.float64(loss), np.float64(expected_loss), f"{case}, the loss you returned",
-                      check_dtype=False, **tolerances, hints=[
-            hint_scaled(batch, "the loss is the batch's mean (loss_fn.forward returns it), not the sum"),
-        ])
-    return (f"{len(cases)} cases, including dropout, a batch of 1 and float32; "
-            "matches fit's forward, loss, backward and SGD update")
+        for step in (1, 2):
+            xb = rng.standard_normal((batch, sizes[0])).astype(dtype)
+            yb = rng.integers(0, sizes[-1], batch)
+            where = f"on {case}" if step == 1 else f"on {case}, a second step"
+            _check_one_step(fn, model, expected, xb, yb, lr, p, where, reference_train_step)
+    return (f"{len(cases)} cases of two steps each, including dropout, a batch of 1, float32 and leftover "
+            "gradients; matches fit's forward, loss, backward and SGD update")
 
 
+def _check_one_step(fn: Callable, model: Sequential, expected: Sequential, xb: np.ndarray, yb: np.ndarray,
+                    lr: float, p: float, case: str, reference_train_step: Callable) -> None:
+    """One call of the learner's step on `model`, compared with the reference step on `expected` (the same
+    weights, dropout masks to come and leftover gradients); `expected` takes the reference step."""
+    from nnlib.losses import softmax as reference_softmax
+
+    before = copy.deepcopy(model)  # the same weights, masks to come and leftover .grad
+    leftover = [parameter.grad.copy() for parameter in model.parameters()]
+    expected_loss, expected_logits = reference_train_step(expected, SoftmaxCrossEntropy(), xb, yb.copy(), lr)
+    got = _call_quietly(fn, model, SoftmaxCrossEntropy(), xb, yb, lr)  # a changed xb or yb is named
+    loss, logits = _expect_step_result(got, expected_logits, case)
+    tolerances = _tolerances(xb.dtype.type)
+    _expect_close(logits, expected_logits, f"{case}, the logits you returned", **tolerances, hints=[
+        _hint_matches(lambda z=expected_logits: reference_softmax(z),
+                      "you returned probabilities; return the logits, the network's output"),
+        _hint_matches(lambda: copy.deepcopy(before).forward(xb), _EVAL_MODE),
+        _hint_matches(lambda: copy.deepcopy(expected).forward(xb, training=True), _AFTER_UPDATE),
+        _hint_matches(lambda: copy.deepcopy(expected).forward(xb), _AFTER_UPDATE),
+    ], nan_cause="the logits of a network with finite weights and inputs are finite: return the forward "
+                 "pass's output")
+    eval_mode = None
+    if p > 0:  # what the step leaves when its forward pass runs in evaluation mode (no dropout)
+        eval_mode = copy.deepcopy(before)
+        _step_in_eval_mode(eval_mode, SoftmaxCrossEntropy(), xb, yb, lr)
+    _expect_updated(model, before, expected, eval_mode, leftover, lr, case, tolerances)
+    _expect_close(np.float64(loss), np.float64(expected_loss), f"{case}, the loss you returned",
+                  check_dtype=False, **tolerances, hints=[
+        hint_scaled(len(xb), "the loss is the batch's mean (loss_fn.forward returns it), not the sum"),
+    ])
+
+
+_AFTER_UPDATE = ("the logits you returned come from after the update (a second forward pass): return the "
+                 "logits of the forward pass the loss was computed from, before the update")
 _EVAL_MODE = ("the forward pass ran in evaluation mode: call model.forward(xb, training=True), so that "
               "dropout is on while training")
 
@@ -343,6 +363,9 @@ def _expect_step_result(got: object, expected_logits: np.ndarray, case: str) -> 
     if np.ndim(loss) != 0 or not np.isscalar(np.asarray(loss).item()):
         raise CheckFailed(f"{case}: the loss must be one number (loss_fn.forward returns it), "
                           f"got {type(loss).__name__} of shape {np.shape(loss)}")
+    if isinstance(loss, bool | str | bytes) or np.asarray(loss).dtype.kind not in "fiu":
+        raise CheckFailed(f"{case}: the loss must be one real number (loss_fn.forward returns it), got "
+                          f"{type(loss).__name__} {loss!r}: return it as it is, not converted")
     if not isinstance(logits, np.ndarray):
         raise CheckFailed(f"{case}: expected the logits as a NumPy array {expected_logits.shape}, "
                           f"got {type(logits).__name__}")
@@ -359,9 +382,10 @@ def _step_in_eval_mode(model: Sequential, loss_fn: SoftmaxCrossEntropy, xb: np.n
 
 
 def _expect_updated(model: Sequential, before: Sequential, expected: Sequential, eval_mode: Sequential | None,
-                    lr: float, case: str, tolerances: dict[str, float]) -> None:
+                    leftover: list[np.ndarray], lr: float, case: str, tolerances: dict[str, float]) -> None:
     """Compare every parameter after the learner's step with the reference step's, naming a
-    recognisable mistake (no update, some parameters left out, uphill, lr left out, eval mode)."""
+    recognisable mistake (no update, some parameters left out, uphill, lr left out, twice the step,
+    gradients added to the `leftover` ones, eval mode)."""
     got = [p.value for p in model.parameters()]
     old = [p.value for p in before.parameters()]
     wanted = [p.value for p in expected.parameters()]
@@ -386,6 +410,13 @@ def _expect_updated(model: Sequential, before: Sequential, expected: Sequential,
          "you stepped uphill: subtract lr * grad, the gradient points towards a larger loss"),
         ([o - g for o, g in zip(old, grads, strict=True)] if lr != 1 else None,
          "the step ignores the learning rate: value -= lr * grad"),
+        ([o - 2 * lr * g for o, g in zip(old, grads, strict=True)],
+         "each parameter moved twice the step, 2 * lr * grad: the update ran twice; subtract lr * grad once "
+         "per parameter"),
+        ([o - lr * (g + left) for o, g, left in zip(old, grads, leftover, strict=True)],
+         "the gradients were never started fresh: your update used this batch's gradient plus what .grad "
+         "held before the step (an earlier batch's); use the gradient the backward pass writes, which "
+         "replaces the old one, instead of adding to it"),
         ([p.value for p in eval_mode.parameters()] if eval_mode is not None else None,
           _EVAL_MODE),
     ]

@@ -403,6 +403,9 @@ def confusion_matrix(fn: Callable) -> str:
                           "repeated index pairs once; use np.add.at or a loop"),
         ]
         _expect_close(got, expected, case, hints=hints, check_dtype=False)
+        if not np.issubdtype(np.asarray(got).dtype, np.integer):  # as lesson 00's count_labels
+            raise CheckFailed(f"{case}: counts should be integers, got dtype {np.asarray(got).dtype}; start "
+                              "from np.zeros((classes, classes), dtype=np.int64)")
     return "10 and 4 classes, classes that never occur, a single example; matches sklearn.metrics"
 
 
