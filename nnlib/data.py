@@ -30,7 +30,7 @@ class MNIST:
 
 
 def scale_images(images: np.ndarray) -> np.ndarray:
-    """uint8 `(n, 28, 28)` -> float32 `(n, 784)` in [0, 1].
+    """uint8 `(n, 28, 28)` -> float32 `(n, 784)` in [0, 1]. Built in lesson 01.
 
     Converts to float32 first and scales in place: `images / 255.0` would make
     a float64 copy of the whole set (twice the memory, ~450 MB for MNIST).
@@ -79,7 +79,7 @@ def load_mnist(
 
 
 def one_hot(labels: np.ndarray, classes: int = 10, dtype: np.dtype | type = np.float32) -> np.ndarray:
-    """Labels `(n,)` -> one-hot `(n, classes)`."""
+    """Labels `(n,)` -> one-hot `(n, classes)`. Built in lesson 01."""
     classes = integer(classes, "classes", "one_hot")
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
@@ -95,7 +95,7 @@ def batch_indices(n: int, batch_size: int, rng: np.random.Generator | None = Non
     """The sample indices of one epoch's mini-batches: `n` samples shuffled by `rng` (in order if
     None), cut into index arrays of `batch_size`; the last one holds the rest (it may be smaller).
 
-    Every sample appears exactly once; each call draws a new order from `rng`. Lesson 03 builds it.
+    Every sample appears exactly once; each call draws a new order from `rng`. Built in lesson 03.
     """
     order = rng.permutation(n) if rng is not None else np.arange(n)
     return [order[start : start + batch_size] for start in range(0, n, batch_size)]

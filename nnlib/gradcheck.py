@@ -32,7 +32,7 @@ def numerical_gradient(
     eps: float = 1e-6,
     indices: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Central-difference gradient of `f()` with respect to the array `x` (same shape).
+    """Central-difference gradient of `f()` with respect to the array `x` (same shape). Built in lesson 03.
 
     `x` is perturbed in place and restored. With `indices` (flat positions), only those entries are
     computed; the others stay 0.
