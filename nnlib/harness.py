@@ -66,6 +66,56 @@ def check_loss(data_loss: float, penalty: float, l2: float, lr: float, history: 
     raise TrainingDiverged(f"{reason} {HISTORY_NOTE}", history, reason)
 
 
+def step_owner(step: Any) -> str:
+    """How messages name a step passed to `fit(step=...)`: its own `owner` (the course's wrapper of a
+    learner's train_step) or its function name."""
+    return getattr(step, "owner", None) or f"fit's step {getattr(step, '__name__', type(step).__name__)}"
+
+
+def check_step_result(result: Any, xb: np.ndarray, given: np.ndarray, labels: np.ndarray,
+                      owner: str) -> tuple[float, np.ndarray]:
+    """`(loss, logits)` from what a step returned for the batch `xb`, as `fit` needs them, or a
+    `ValueError` that names `owner` and what is wrong. `given`: the labels the step was given, which
+    must still equal `labels` (a step only reads its batch; fit counts the accuracy against them)."""
+    must = ("; it must return (loss, logits): the batch's loss (one number) and the logits of its "
+            "forward pass (batch, classes)")
+    if not np.array_equal(given, labels):
+        changed = int(np.count_nonzero(given != labels)) if given.shape == labels.shape else len(labels)
+        raise ValueError(f"{owner} changed yb, the batch's labels ({changed} of {len(labels)}): a step only "
+                         "reads them (fit counts the accuracy against them)")
+    if not isinstance(result, tuple | list) or len(result) != 2:
+        raise ValueError(f"{owner} returned {_described(result)}{must}")
+    loss, logits = result
+    if isinstance(loss, np.ndarray) and loss.ndim == 2 and np.ndim(logits) == 0:
+        raise ValueError(f"{owner} returned (logits, loss); return (loss, logits), in this order")
+    if (isinstance(loss, bool | str | bytes) or np.ndim(loss) != 0
+            or np.asarray(loss).dtype.kind not in "fiu"):
+        raise ValueError(f"{owner} returned a loss that is {_described(loss)}{must}")
+    if not isinstance(logits, np.ndarray) or logits.ndim != 2 or len(logits) != len(xb):
+        raise ValueError(f"{owner} returned logits that are {_described(logits)}, expected an array "
+                         f"(batch {len(xb)}, classes){must}")
+    loss = float(loss)
+    if math.isfinite(loss) and not np.isfinite(logits).all():  # a blown-up loss is check_loss's to explain
+        bad = int(np.count_nonzero(~np.isfinite(logits)))
+        raise ValueError(f"{owner} returned logits with {bad} NaN or infinite values of {logits.size}, "
+                         f"with a finite loss {loss:.4g}: return the output of the forward pass")
+    return loss, logits
+
+
+def _described(value: Any) -> str:
+    if value is None:
+        return "None (a missing return?)"
+    if isinstance(value, tuple):
+        return f"a {len(value)}-tuple"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if isinstance(value, str | bytes):
+        return f"a {type(value).__name__} ({value!r:.20})"
+    return f"a {type(value).__name__}"
+
+
 def check_dataset(model: Any, x: np.ndarray, y: np.ndarray, where: str) -> float:
     """Check a dataset against the model; return the largest magnitude among the inputs."""
     from nnlib.network import Sequential
@@ -133,6 +183,9 @@ def check_fit(model: Any, optimizer: Any, x_train: np.ndarray, y_train: np.ndarr
     if x_val is not None:
         check_dataset(model, x_val, y_val, "fit (validation)")
     check_optimizer(model, optimizer)
+    if step is not None and not callable(step):
+        raise ValueError("fit: step must be a function (model, loss_fn, xb, yb, lr) -> (loss, logits) such "
+                         f"as your train_step, got {type(step).__name__}")
     if step is not None and l2:
         raise ValueError("fit: with step=..., adding L2 is the step's job (it owns the loss); pass l2=0")
     return input_scale

@@ -144,7 +144,7 @@ def test_the_step_returning_the_wrong_thing_is_a_clear_error(mnist, capsys):
         return loss
 
     pieces = lesson_03_pieces(capsys, train_step=returns_only_the_loss)
-    message = r"your train_step \(this notebook\) returned float.*\(loss, logits\)"
+    message = r"your train_step \(this notebook\) returned a float.*\(loss, logits\)"
     with pytest.raises(ValueError, match=message):
         train(pieces, mnist, n=100)
 

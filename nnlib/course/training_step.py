@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from nnlib.harness import check_step_result
 from nnlib.layers import Parameter
 from nnlib.losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty
 from nnlib.network import Sequential
@@ -123,11 +124,12 @@ class TrainingStep:
         if self.lam or self.optimizer is not None:
             network = NetworkForStep(model, self.lam, self.add_grad, self.optimizer)
         loss = LossWithL2(loss_fn, model.weights(), self.lam, self.penalty) if self.lam else loss_fn
-        result = self.train_step(network, loss, xb, yb, lr)
+        given = yb.copy()
+        result = self.train_step(network, loss, xb, given, lr)
         optimizer = self.optimizer
         if optimizer is not None and optimizer.steps % FLUSH_EVERY == 0:  # why: see nnlib.optim.flush_tiny
             flush_tiny([optimizer.values, *optimizer._state()])
-        loss, logits = self._checked(result, len(xb))
+        loss, logits = check_step_result(result, xb, given, yb, self.owner)  # fit's own checks, your name
         suspects = self.failed() if not (math.isfinite(loss) and loss <= DIVERGED_LOSS) else []
         if suspects:
             raise FloatingPointError(
@@ -135,25 +137,3 @@ class TrainingStep:
                 f"({', '.join(suspects)}); fix them first (each check says what is wrong), a smaller "
                 "learning rate will not mend a wrong piece")
         return loss, logits
-
-    def _checked(self, result: object, batch: int) -> tuple[float, np.ndarray]:
-        """`(loss, logits)` as fit needs them, or an error that says whose result is wrong."""
-        problem = ""
-        if not isinstance(result, tuple | list) or len(result) != 2:
-            problem = f"returned {type(result).__name__ if result is not None else 'None'}"
-        else:
-            loss, logits = result
-            if not isinstance(logits, np.ndarray) or logits.ndim != 2 or len(logits) != batch:
-                problem = f"returned logits {_describe(logits)}, expected an array (batch {batch}, classes)"
-            elif np.ndim(loss) != 0:
-                problem = f"returned a loss {_describe(loss)}, expected one number"
-        if problem:
-            raise ValueError(f"{self.owner} {problem}; it must return (loss, logits): the loss of the batch "
-                             "and the logits of its forward pass (its check says more)")
-        return float(loss), logits
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, np.ndarray):
-        return f"of shape {value.shape}"
-    return f"of type {type(value).__name__}"
