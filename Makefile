@@ -15,7 +15,7 @@ LAB_CONFIG := JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config$(if $(JUPYTER_CONFIG
 # JupyterLab refuses to start as root (containers, lab images) unless told.
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help venv run reference test test-fast test-versions test-oldest test-browser lab notebooks exercises bench lint clean check-my-work
+.PHONY: help venv run reference test test-fast test-versions test-oldest test-browser lab notebooks exercises bench bench-browser bench-lite-lessons lint clean check-my-work
 
 help:
 	@echo "make run         set up .venv and train SGD, SGD+momentum, Adam; print the results table (runs/reproduce/)"
@@ -33,6 +33,8 @@ help:
 	@echo "make site        build the course website into build/site/ (Sphinx in .venv-site; MathJax from npm)"
 	@echo "make test-site   build the site and check every page in headless Chromium (installs chromium)"
 	@echo "make bench       time nnlib against PyTorch (installs torch==2.13.0 into .venv)"
+	@echo "make bench-browser  an nnlib epoch in the site's Pyodide (Node): NumPy's @ against SciPy's BLAS"
+	@echo "make bench-lite-lessons  Run All of every lesson in the in-browser course, timed (Chromium)"
 	@echo "make lite        build the course to run in the browser, nothing installed (JupyterLite) into build/lite/"
 	@echo "make serve-lite  serve build/lite/ on http://127.0.0.1:8000/ (open lab/index.html)"
 	@echo "make test-lite   build it and run a student notebook and a lesson in headless Chromium, offline"
@@ -144,6 +146,15 @@ BENCH_ARGS ?= --flatness
 bench: $(STAMP)
 	$(PY) -m pip install --quiet torch==2.13.0 || echo "Could not install torch==2.13.0: benchmarking nnlib alone"
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
+
+# The browser's Python (build/lite's Pyodide, run by Node): one nnlib epoch through NumPy's @ and through
+# SciPy's BLAS, side by side (benchmarks/README.md). BENCH_BROWSER_ARGS="--rounds 5 --yours --profile".
+bench-browser: lite $(STAMP)
+	$(PY) benchmarks/browser_bench.py $(BENCH_BROWSER_ARGS)
+
+# Run All of every lesson in the in-browser course, in headless Chromium: times, accuracies, checks.
+bench-lite-lessons: lite $(STAMP) browser-packages
+	$(PY) benchmarks/lite_lessons.py
 
 # The real-browser test needs Debian's chromium (and an emoji font, so the checkers' ✅ ⏳ ❌
 # show in screenshots as a learner sees them); install them when missing (root or sudo).

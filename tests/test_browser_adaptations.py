@@ -46,14 +46,18 @@ def test_adapt_does_nothing_outside_the_browser():
     assert np.bincount is before and not browser.IN_BROWSER
 
 
-def test_lesson_epochs_in_the_browser_is_one_unless_nnlib_epochs_says(monkeypatch):
+def test_lesson_epochs_in_the_browser_is_the_lessons_browser_count_unless_nnlib_epochs_says(monkeypatch):
     monkeypatch.delenv("NNLIB_EPOCHS", raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-    assert lesson_epochs(40) == 40
+    assert lesson_epochs(40) == 40 and lesson_epochs(40, browser=12) == 40
     monkeypatch.setattr(sys, "platform", "emscripten")
-    assert lesson_epochs(40) == 1
+    assert lesson_epochs(40) == 1 and lesson_epochs(40, browser=12) == 12
+    assert lesson_epochs(6, browser=12) == 6  # never more than the full count
     monkeypatch.setenv("NNLIB_EPOCHS", "3")
-    assert lesson_epochs(40) == 3
+    assert lesson_epochs(40, browser=12) == 3
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.delenv("NNLIB_EPOCHS")
+    assert lesson_epochs(40, browser=12) == 1  # grading trains as briefly as possible, in the browser too
 
 
 @pytest.fixture

@@ -16,11 +16,10 @@ meet as confusing errors or noise; `nnlib.course` calls it on import, in the bro
   And `tqdm.auto` recognises a notebook by IPython's kernel app, which the browser's kernel
   does not have: it drew text bars on stderr (pink, like an error). In a notebook it now gives
   the widget progress bar, as locally.
-- The shorter training: `nnlib.train.lesson_epochs` gives 1 epoch in the browser by itself;
-  `NNLIB_EPOCHS=1` is also set here (unless set already), so that what a lesson prints about
-  its quick run ("NNLIB_EPOCHS=1") is true, and a learner can ask for more in a cell:
+- The shorter training: `nnlib.train.lesson_epochs(full, browser=n)` gives `n` epochs in the
+  browser, what fits in the lesson's Run All of about 3 minutes (the lesson's "In the browser"
+  note says how many and what they reach); a learner can ask for another number in a cell:
   `os.environ["NNLIB_EPOCHS"] = "5"`.
-
 - Your `x @ W`: NumPy's `@` has no optimised BLAS in the browser, SciPy's BLAS has
   (`nnlib.blas`), and nnlib's own layers use it. Your `linear_forward` and `linear_backward`
   run unchanged, but the arrays training hands them are `BlasOperand` views, whose `@` (and
@@ -35,7 +34,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -43,7 +41,6 @@ from collections.abc import Callable
 import numpy as np
 
 from nnlib import blas
-from nnlib.train import EPOCHS_VARIABLE
 
 IN_BROWSER = sys.platform == "emscripten"
 
@@ -130,7 +127,6 @@ def adapt() -> None:
 
     tqdm.monitor_interval = 0  # no monitor thread (there are no threads); every bar class inherits this
     use_notebook_progress_bars()
-    os.environ.setdefault(EPOCHS_VARIABLE, "1")
     if "matplotlib.font_manager" not in sys.modules:
         seconds = build_font_cache()
         if seconds > 1:
