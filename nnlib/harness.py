@@ -66,6 +66,14 @@ def check_loss(data_loss: float, penalty: float, l2: float, lr: float, history: 
     raise TrainingDiverged(f"{reason} {HISTORY_NOTE}", history, reason)
 
 
+def checked_step(step: Any, model: Any, loss_fn: Any, xb: np.ndarray, yb: np.ndarray,
+                 lr: float) -> tuple[float, np.ndarray]:
+    """`step(model, loss_fn, xb, yb, lr)` as `fit(step=...)` runs it: on a copy of `yb` (the accuracy is
+    counted against `yb`), its result checked by `check_step_result`."""
+    given = yb.copy()
+    return check_step_result(step(model, loss_fn, xb, given, lr), xb, given, yb, step_owner(step))
+
+
 def step_owner(step: Any) -> str:
     """How messages name a step passed to `fit(step=...)`: its own `owner` (the course's wrapper of a
     learner's train_step) or its function name."""

@@ -21,12 +21,11 @@ from nnlib.harness import (  # noqa: F401  (DIVERGED_LOSS, EPOCHS_VARIABLE, less
     check_dataset,
     check_fit,
     check_loss,
-    check_step_result,
+    checked_step,
     epochs_guard,
     lesson_epochs,
     load_history,
     save_history,
-    step_owner,
 )
 from nnlib.losses import FUNCTIONS, SoftmaxCrossEntropy
 from nnlib.network import Sequential
@@ -149,9 +148,7 @@ def fit(model: Sequential, optimizer: Optimizer, x_train: np.ndarray, y_train: n
             optimizer.lr = schedule(optimizer.steps)
         if step is not None:  # counted first: an optimizer the step consults sees the number of this step
             optimizer.steps += 1
-            given = yb.copy()  # the step's to read, not to change: the accuracy is counted against yb
-            loss, logits = check_step_result(step(model, loss_fn, xb, given, float(optimizer.lr)), xb, given,
-                                             yb, step_owner(step))
+            loss, logits = checked_step(step, model, loss_fn, xb, yb, float(optimizer.lr))
             check_loss(loss, 0.0, l2, optimizer.lr, history, input_scale)
             return loss, logits
         logits = model.forward(xb, training=True)
