@@ -273,3 +273,18 @@ def test_an_epoch_loop_returning_nothing_after_its_steps_is_named(capsys):
             step(model, loss_fn, x[index], y[index], lr)
 
     assert_helpful_failure(checks.train_epoch, forgets_to_return, r"returned None", capsys)
+
+
+def test_an_epoch_loop_waiting_for_batch_indices_says_so(capsys):
+    def batch_indices(n, batch_size, rng):
+        raise NotImplementedError()
+
+    def epoch(model, loss_fn, x, y, batch_size, lr, rng, step):
+        for index in batch_indices(len(x), batch_size, rng):
+            step(model, loss_fn, x[index], y[index], lr)
+        return 0.0, 0.0
+
+    checks.train_epoch(epoch)
+    out = capsys.readouterr().out
+    assert "⏳ train_epoch: your function calls batch_indices, which is not written yet" in out
+    assert "not implemented yet" in out

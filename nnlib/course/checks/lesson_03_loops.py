@@ -11,6 +11,7 @@ once more on nnlib's real layers.
 from __future__ import annotations
 
 import copy
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from nnlib.course.checks.core import (
     _expect_close,
     _expect_parts,
     _hint_matches,
+    _NotImplementedYet,
     checker,
 )
 from nnlib.network import backward_layers as reference_backward_layers
@@ -414,7 +416,7 @@ def train_epoch(fn: Callable) -> str:
         for epoch in (1, 2):
             before = len(step.batches)
             model.passes.clear()
-            got = _call_quietly(fn, model, loss_fn, x, y, size, lr, generator, step)
+            got = _call_telling_what_is_unwritten(fn, model, loss_fn, x, y, size, lr, generator, step)
             batches = step.batches[before:]
             _expect_epoch_batches(batches, n, size, lr, f"{case}, epoch {epoch}")
             _expect_epoch_result(got, batches, model, y, n, f"{case}, epoch {epoch}")
@@ -431,6 +433,20 @@ def train_epoch(fn: Callable) -> str:
 
 
 _BATCHES_BY = " (your batch_indices makes them: does it pass its check?)"
+
+
+def _call_telling_what_is_unwritten(fn: Callable, *args: object) -> object:
+    """`_call_quietly`, and when the NotImplementedError comes from a function yours calls (your
+    batch_indices, not written yet), a line that says so before the usual "not implemented yet"."""
+    try:
+        return _call_quietly(fn, *args)
+    except _NotImplementedYet as unwritten:
+        error = unwritten.__context__
+        frames = traceback.extract_tb(error.__traceback__) if error is not None else []
+        where = frames[-1].name if frames else ""
+        if where and where != getattr(fn, "__name__", where):
+            print(f"⏳ train_epoch: your function calls {where}, which is not written yet")
+        raise
 
 
 def _expect_epoch_batches(batches: list[_Batch], n: int, size: int, lr: float, case: str) -> None:
