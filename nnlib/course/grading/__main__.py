@@ -2,7 +2,9 @@
 
     python -m nnlib.course.grading course ../nn-course 02 07  # nbgrader course folder, lessons 02, 07
     python -m nnlib.course.grading autograde ../nn-course --jobs 2  # nbgrader autograde, 2 at once
+    python -m nnlib.course.grading autograde ../nn-course 02_forward_pass --force  # regrade all of 02
     python -m nnlib.course.grading report ../nn-course        # what the class got right and wrong
+    python -m nnlib.course.grading export-lms ../nn-course    # grades_lms.csv: a row per student
     python -m nnlib.course.grading mark notebooks/*.ipynb     # (re)apply the nbgrader metadata
     python -m nnlib.course.grading validate exercises/02_forward_pass.ipynb  # students, before handing in
 """
@@ -40,13 +42,14 @@ def _course(folder: Path, lessons: list[str]) -> int:
 
 
 def _report(where: Path, out: Path | None, plot: bool) -> int:
-    from nnlib.course.grading.report import collect, write_report
+    from nnlib.course.grading.report import collect, missing_work, write_report
 
     results = collect(where)
     if not results:
         print(f"no autograded notebooks found under {where}", file=sys.stderr)
         return 1
-    print(write_report(results, out or where / "class_report", plot_figure=plot))
+    print(write_report(results, out or where / "class_report", plot_figure=plot,
+                       missing=missing_work(where, results)))
     return 0
 
 
@@ -80,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--out", type=Path, help="file stem for .md, .csv and .png "
                                                  "(default: <where>/class_report)")
     report.add_argument("--no-plot", action="store_true", help="skip the figure")
+    export = commands.add_parser("export-lms", help="one row per student (everyone on the roster), one "
+                                 "column per lesson, total, needs-manual-grade, late, missing (for an LMS)")
+    export.add_argument("course", type=Path, help="the nbgrader course folder")
+    export.add_argument("--out", type=Path, help="the CSV to write (default: <course>/grades_lms.csv)")
+    export.add_argument("--roster", type=Path, help="a CSV with an 'id' column (as for `nbgrader db student "
+                                                    "import`): students to list besides the gradebook's")
     mark = commands.add_parser("mark", help="apply the nbgrader metadata to lessons in place")
     mark.add_argument("paths", nargs="+", type=Path)
     grade = commands.add_parser("autograde", help="nbgrader autograde in parallel jobs, each on its own "
@@ -88,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("assignments", nargs="*", help="assignment ids (default: every submitted one)")
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                        help="nbgrader processes at once (default: the number of CPU cores)")
+    grade.add_argument("--force", action="store_true",
+                       help="regrade every submission, also those graded already (default: only those "
+                            "not graded yet or newer than their grade)")
     validate = commands.add_parser("validate", help="students: check notebooks as grading will (changed or "
                                                     "deleted checks, each check in grading mode)")
     validate.add_argument("paths", nargs="*", type=Path,
@@ -102,7 +114,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "autograde":
             from nnlib.course.grading.parallel import autograde
 
-            return autograde(args.course, args.jobs, args.assignments or None)
+            return autograde(args.course, args.jobs, args.assignments or None, force=args.force)
+        if args.command == "export-lms":
+            from nnlib.course.grading.export import write_lms_csv
+
+            out = args.out or args.course / "grades_lms.csv"
+            rows = write_lms_csv(args.course, out, args.roster)
+            attention = sum(bool(r.needs_manual_grade or r.late or r.missing or r.not_graded) for r in rows)
+            print(f"wrote {out}: {len(rows)} students, {attention} with work missing, late, not graded "
+                  "or to review (see its last four columns)")
+            return 0
         if args.command == "validate":
             return _validate(args.paths, run=not args.no_run)
         return _mark(args.paths)

@@ -1,10 +1,15 @@
-"""`python -m nnlib.course.grading autograde COURSE --jobs N`: stock `nbgrader autograde`, run as N
-processes at once, each on its own share of the students.
+"""`python -m nnlib.course.grading autograde COURSE --jobs N [--force]`: stock `nbgrader autograde`,
+run as N processes at once, each on its own share of the students.
 
-Each job is one ordinary `nbgrader autograde` process over every assignment (or those named) with
-`--CourseDirectory.student_id_exclude` leaving out the other jobs' students, so every notebook is
-graded exactly as a single `nbgrader autograde` would grade it, and no two jobs ever touch the
-same student's files or gradebook rows.
+What is graded: every submission not graded yet, and every submission newer than its grade (a
+student who submitted again, collected by nbgrader or copied in by hand); `--force` regrades
+all of them (after a lesson was fixed and released again). The summary says how many were
+graded, skipped and failed, and the exit status is 1 when one failed or none was graded.
+
+Each job is one ordinary `nbgrader autograde ASSIGNMENT --force` process per assignment, with
+`--CourseDirectory.student_id_exclude` leaving out the other jobs' students and those not to
+grade, so every notebook is graded exactly as a single `nbgrader autograde` would grade it, and
+no two jobs ever touch the same student's files or gradebook rows.
 
 Why the shared SQLite gradebook stays sound: SQLite lets one writer at a time hold the file's
 lock; the others wait. The jobs open it with `?timeout=120`, so a writer waits up to 120 s for
@@ -62,8 +67,50 @@ def _environment(nbgrader: str) -> dict[str, str]:
     return env
 
 
-def autograde(course: Path, jobs: int, assignments: list[str] | None = None) -> int:
-    """Autograde every submission in `course` with `jobs` nbgrader processes; 0 if all succeeded."""
+def _notebook_times(folder: Path) -> list[int]:
+    return [path.stat().st_mtime_ns for path in folder.glob("*.ipynb")]
+
+
+def _timestamp(folder: Path) -> str | None:
+    """The text of nbgrader's `timestamp.txt` in `folder` (written by `nbgrader collect`)."""
+    path = folder / "timestamp.txt"
+    return (path.read_text().strip() or None) if path.is_file() else None
+
+
+def is_current(course: Path, student: str, assignment: str) -> bool:
+    """Is `student`'s submission of `assignment` graded already, by a grade newer than it?
+
+    With nbgrader's timestamps (`nbgrader collect` writes one; autograde copies it), a graded
+    submission is current while both say the same time. A submission collected by hand has
+    none: it is current while no submitted notebook is newer than the autograded ones."""
+    submitted = course / "submitted" / student / assignment
+    graded = course / "autograded" / student / assignment
+    graded_times = _notebook_times(graded) if graded.is_dir() else []
+    if not graded_times:
+        return False
+    new, old = _timestamp(submitted), _timestamp(graded)
+    if new is not None and old is not None:
+        return new == old
+    return max(_notebook_times(submitted), default=0) <= min(graded_times)
+
+
+def submissions_of(course: Path, assignments: list[str] | None) -> list[tuple[str, str]]:
+    """(student, assignment) of every submission in `course/submitted` (of `assignments` only)."""
+    found = [(student, path.name) for student in students_of(course)
+             for path in sorted((course / "submitted" / student).iterdir())
+             if path.is_dir() and not path.name.startswith(".")
+             and (assignments is None or path.name in assignments)]
+    for assignment in assignments or []:
+        if not any(name == assignment for _, name in found):
+            raise FileNotFoundError(f"nobody submitted {assignment!r}: no folder "
+                                    f"{course / 'submitted' / '<student>' / assignment}")
+    return found
+
+
+def autograde(course: Path, jobs: int, assignments: list[str] | None = None, force: bool = False) -> int:
+    """Autograde the submissions in `course` with `jobs` nbgrader processes: those not graded yet
+    and those newer than their grade (every one with `force`). Prints how many were graded,
+    skipped (already graded) and failed; returns 0 only if nothing failed and something was graded."""
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
     course = course.resolve()
@@ -71,40 +118,56 @@ def autograde(course: Path, jobs: int, assignments: list[str] | None = None) -> 
     if not students:
         print(f"no submissions in {course / 'submitted'}")
         return 1
+    asked = submissions_of(course, assignments)
+    todo = [pair for pair in asked if force or not is_current(course, *pair)]
+    skipped = len(asked) - len(todo)
+    if not todo:
+        print(f"graded nothing: all {len(asked)} submissions asked for are graded already and none is "
+              "newer than its grade (--force regrades them)")
+        return 1
     env = _environment(nbgrader)
     subprocess.run([nbgrader, "db", "student", "list"], cwd=course, env=env, check=True,
                    capture_output=True)  # creates or migrates the gradebook, alone
     database = f"sqlite:///{course / 'gradebook.db'}?timeout={BUSY_TIMEOUT_SECONDS}"
     logs = course / "autograde_logs"
     logs.mkdir(exist_ok=True)
-    groups = share(students, jobs)
     planned = []
-    for number, group in enumerate(groups, start=1):
-        others = ",".join(student for student in students if student not in group)
-        commands = [[nbgrader, "autograde", assignment, f"--CourseDirectory.db_url={database}",
-                     *([f"--CourseDirectory.student_id_exclude={others}"] if others else [])]
-                    for assignment in (assignments or ["*"])]
+    for number, group in enumerate(share(sorted({student for student, _ in todo}), jobs), start=1):
+        commands = []
+        for assignment in sorted({name for _, name in todo}):
+            mine = {student for student, name in todo if name == assignment and student in group}
+            if mine:  # --force: whether to grade was decided above; the others are left out
+                others = ",".join(student for student in students if student not in mine)
+                commands.append([nbgrader, "autograde", assignment, "--force",
+                                 f"--CourseDirectory.db_url={database}",
+                                 *([f"--CourseDirectory.student_id_exclude={others}"] if others else [])])
         log = logs / f"job{number}.log"
         planned.append((log, commands))
         print(f"job {number}: {len(group)} students ({group[0]} ... {group[-1]}), log {log}")
-    start = time.perf_counter()
+    start_ns, start = time.time_ns(), time.perf_counter()
     with ThreadPoolExecutor(len(planned)) as pool:  # threads only wait: each job is its own process
         codes = list(pool.map(lambda job: _run_job(job[0], job[1], course, env), planned))
-    failed = [number for number, code in enumerate(codes, start=1) if code]
-    for number in failed:
-        print(f"job {number} failed (exit status {codes[number - 1]}); see {planned[number - 1][0]}",
-              file=sys.stderr)
-    print(f"autograded {len(students)} students in {time.perf_counter() - start:.0f} s with {len(planned)} "
-          f"jobs" + (f"; {len(failed)} job(s) failed" if failed else ""))
-    return 1 if failed else 0
+    graded = [(s, a) for s, a in todo
+              if any(t >= start_ns for t in _notebook_times(course / "autograded" / s / a))]
+    failed = sorted(set(todo) - set(graded))
+    for number, code in enumerate(codes, start=1):
+        if code:
+            print(f"job {number} failed (exit status {code}); see {planned[number - 1][0]}", file=sys.stderr)
+    if failed:
+        print("not graded (see the job logs): " + ", ".join(f"{s}/{a}" for s, a in failed), file=sys.stderr)
+    print(f"graded {len(graded)}, skipped {skipped} (graded already; --force regrades them), failed "
+          f"{len(failed)} of {len(asked)} submissions, in {time.perf_counter() - start:.0f} s with "
+          f"{len(planned)} jobs")
+    return 1 if failed or any(codes) or not graded else 0
 
 
 def _run_job(log: Path, commands: list[list[str]], course: Path, env: dict[str, str]) -> int:
-    """A job's nbgrader commands one after another (one per assignment named); its exit status."""
+    """A job's nbgrader commands one after another (one per assignment); the first failure's exit
+    status (the later assignments are still graded)."""
+    status = 0
     with log.open("w") as handle:
         for command in commands:
             code = subprocess.run(command, cwd=course, env=env, stdout=handle,
                                   stderr=subprocess.STDOUT).returncode
-            if code:
-                return code
-    return 0
+            status = status or code
+    return status
