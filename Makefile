@@ -135,9 +135,10 @@ exercises: $(STAMP)
 
 # Students, before handing in: changed or deleted checks, and each check in grading mode (hidden
 # cases), for the notebooks in exercises/ that differ from the handout (NB=<notebook>: that one,
-# quoted: its path may hold spaces).
+# quoted: its path may hold spaces). Work not ready yet ends with a sentence, not make's
+# "Error 1" line (which reads like a crash).
 check-my-work: $(STAMP)
-	$(PY) -m nnlib.course.grading validate $(if $(NB),"$(NB)")
+	@$(PY) -m nnlib.course.grading validate $(if $(NB),"$(NB)") || echo "Not ready yet: fix what the ❌ lines say, save the notebook, then run make check-my-work again."
 
 # PyTorch is for this comparison only: installed into .venv on demand, never a course requirement.
 # Without it (say offline) the benchmark still runs and says the comparison was skipped.

@@ -33,6 +33,9 @@ c.Execute.extra_arguments = ["--IPKernelApp.exec_lines=" + EXEC_LINES]
 c.Execute.shutdown_kernel = "immediate"
 # A student's notebook that does not even start its kernel is retried once.
 c.Execute.startup_timeout = 120
+# The kernels talk to nbgrader over CurveZMQ-encrypted sockets (keys made for each kernel), so no
+# kernel logs "Kernel is running over TCP without encryption" for every graded notebook.
+c.KernelManager.transport_encryption = "auto"
 
 # The audit of each answer's source (nnlib/course/grading/audit.py), in nbgrader's own process
 # right after it saves the checks' scores: borrowed or tampering answers, and deleted checks, are
@@ -46,3 +49,8 @@ _pipeline = list(Autograde.class_traits()["autograde_preprocessors"].default())
 _pipeline.insert(_pipeline.index(SaveAutoGrades) + 1, "nnlib.course.grading.preprocessor.AuditAnswers")
 c.Autograde.autograde_preprocessors = _pipeline
 c.AuditAnswers.flagged = "manual"
+
+# The teacher's own settings (the exchange folder, the late penalty, ...) go into
+# nbgrader_config_local.py beside this file: `python -m nnlib.course.grading course` rewrites this
+# file after a course update but never touches that one. Nothing happens when it does not exist.
+load_subconfig("nbgrader_config_local.py")  # noqa: F821  (provided by traitlets)

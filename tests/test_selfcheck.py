@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -70,7 +71,8 @@ def test_the_self_check_runs_the_notebook_in_grading_mode(tmp_path):
     assert not result.ok
     assert "✅ normalize_rows: passed (with the hidden cases)" in result.lines
     assert any(line.startswith("❌ the check cell of count_labels was changed") for line in result.lines)
-    assert "❓ count_labels: its check was changed, so this run of it says nothing" in result.lines
+    # the original check, run on the answer behind the changed one: still a stub
+    assert "❌ count_labels: what the original check says of your answer: not implemented" in result.lines
     assert path.read_bytes() == before  # the student's file is never changed
 
 
@@ -85,4 +87,37 @@ def test_make_check_my_work_passes_nb_as_one_path(nb):
                          text=True, timeout=60, env={**os.environ, "MAKEFLAGS": ""})
     command = next(line for line in run.stdout.splitlines() if "grading validate" in line)
     words = shlex.split(command, comments=True)
+    words = words[:words.index("||")] if "||" in words else words  # then the closing sentence
     assert words[words.index("validate") + 1:] == ([nb] if nb else []), command
+
+
+def test_the_self_check_runs_the_original_of_a_changed_or_deleted_check_on_a_wrong_answer(tmp_path):
+    nb = _handout("00_start_here")
+    _cell(nb, "normalize_rows").source = "def normalize_rows(x):\n    return x / x.sum()\n"  # wrong
+    _cell(nb, "check_normalize_rows").source = 'print("✅ normalize_rows: passed")'
+    _cell(nb, "count_labels").source = ("def count_labels(labels, classes):\n"
+                                        "    return np.bincount(labels, minlength=classes)\n")
+    nb.cells.remove(_cell(nb, "check_count_labels"))
+    path = tmp_path / "00_start_here.ipynb"
+    nbformat.write(nb, path)
+    lines = self_check(path).lines
+    assert any(line.startswith("❌ the check cell of count_labels was deleted") for line in lines)
+    assert any(line.startswith("❌ normalize_rows: what the original check says of your answer: failed: ")
+               for line in lines), lines
+    assert ("✅ count_labels: what the original check says of your answer: passed (with the hidden cases)"
+            in lines)
+
+
+def test_make_check_my_work_ends_with_a_sentence_and_no_kernel_warning(tmp_path):
+    """Work not ready yet: the last line says what to do (no `make: *** ... Error 1`), and the
+    kernel's "running over TCP without encryption" warning is not shown."""
+    path = tmp_path / "00_start_here.ipynb"
+    nbformat.write(_handout("00_start_here"), path)
+    done = subprocess.run(["make", "--no-print-directory", "check-my-work", f"NB={path}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    output = done.stdout + done.stderr
+    assert "❌ normalize_rows: not implemented" in output
+    assert "make: ***" not in output and "Error 1" not in output
+    assert "without encryption" not in output
+    last = output.strip().splitlines()[-1]
+    assert last.endswith(".") and "make check-my-work" in last, last

@@ -11,10 +11,12 @@ student and exercise, and a figure.
 
 from __future__ import annotations
 
+import ast
 import csv
 import re
+import sqlite3
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -22,6 +24,7 @@ import nbformat
 from nnlib.course import exercises
 from nnlib.course.checks.grading import HIDDEN_PREFIX
 from nnlib.course.grading.audit import METADATA_KEY
+from nnlib.course.grading.checksums import find_tampering
 from nnlib.files import atomic_write
 
 NOT_IMPLEMENTED = "not implemented"
@@ -49,6 +52,7 @@ class Outcome:
     status: str  # one of STATUSES
     mistake: str = ""  # what the checker said, without the case (failed, flagged or timed out)
     flag: str = ""  # why the audit flagged the answer (flagged, check deleted)
+    check_edited: bool = False  # the submission changed the check cell (grading restored it)
 
 
 def _is_case(part: str) -> bool:
@@ -109,14 +113,44 @@ def _outcome_of_cell(cell: nbformat.NotebookNode, exercise: str) -> tuple[str, s
     return "passed", ""
 
 
+def is_unwritten(source: str, exercise: str) -> bool:
+    """Is the answer cell `source` still a stub: `def exercise(...)` whose body is nothing but a
+    docstring, `pass`, `...` or `raise NotImplementedError`? (A `pass` stub returns None, which
+    the checker can only call "did you forget `return`?".)"""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    defs = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == exercise]
+    if len(defs) != 1:
+        return False
+
+    def empty(statement: ast.stmt) -> bool:
+        if isinstance(statement, ast.Pass):
+            return True
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            return statement.value.value is Ellipsis or isinstance(statement.value.value, str)
+        if isinstance(statement, ast.Raise) and statement.exc is not None:
+            raised = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
+            return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
+        return False
+
+    return all(empty(statement) for statement in defs[0].body)
+
+
 def outcomes_of(nb: nbformat.NotebookNode, student: str, lesson: str) -> list[Outcome]:
-    """Each graded check of an executed notebook: passed, failed with what, not implemented,
-    flagged by the audit (with why), timed out; and each check cell the student deleted."""
+    """Each graded check of an executed notebook: passed, failed with what, not implemented
+    (also a stub whose body is `pass`), flagged by the audit (with why), timed out; and each check
+    cell the student deleted."""
     found = []
+    answers = {cell.metadata["nbgrader"].get("grade_id"): cell.source for cell in nb.cells
+               if cell.metadata.get("nbgrader", {}).get("solution")}
     for cell in _check_cells(nb):
         meta = cell.metadata["nbgrader"]
         exercise = meta["grade_id"].removeprefix("check_")
         status, mistake = _outcome_of_cell(cell, exercise)
+        if status == "failed" and is_unwritten(answers.get(exercise, ""), exercise):
+            status, mistake = NOT_IMPLEMENTED, ""
         flag = cell.metadata.get(METADATA_KEY, {}).get("flag", "")
         if flag:
             status = FLAGGED
@@ -131,7 +165,9 @@ def outcomes_of(nb: nbformat.NotebookNode, student: str, lesson: str) -> list[Ou
 
 def collect(where: Path) -> list[Outcome]:
     """The outcomes of every graded notebook under `where`: a course folder (its autograded/),
-    an autograded/ folder (student/assignment/notebook), or a flat folder of notebooks."""
+    an autograded/ folder (student/assignment/notebook), or a flat folder of notebooks. In a
+    course folder, a check cell that the submission had edited (nbgrader restored it before
+    grading) is marked `check_edited`."""
     root = where / "autograded" if (where / "autograded").is_dir() else where
     outcomes = []
     for path in sorted(root.rglob("*.ipynb")):
@@ -139,8 +175,71 @@ def collect(where: Path) -> list[Outcome]:
             continue
         parts = path.relative_to(root).parts
         student = parts[0] if len(parts) >= 3 else path.stem
-        outcomes.extend(outcomes_of(nbformat.read(path, as_version=4), student, path.stem))
+        found = outcomes_of(nbformat.read(path, as_version=4), student, path.stem)
+        submitted = where / "submitted" / Path(*parts)
+        if len(parts) >= 3 and submitted.is_file():
+            edited = {grade_id.removeprefix("check_")
+                      for grade_id in find_tampering(nbformat.read(submitted, as_version=4)).changed_checks}
+            found = [replace(o, check_edited=o.exercise in edited) for o in found]
+        outcomes.extend(found)
     return outcomes
+
+
+def roster(where: Path) -> list[str]:
+    """Every student a course folder knows: nbgrader's gradebook (`nbgrader db student add`),
+    and whoever has a folder in submitted/ or autograded/."""
+    students: set[str] = set()
+    for folder in ("submitted", "autograded"):
+        if (where / folder).is_dir():
+            students |= {path.name for path in (where / folder).iterdir()
+                         if path.is_dir() and not path.name.startswith(".")}
+    database = where / "gradebook.db"
+    if database.is_file():
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+            students |= {row[0] for row in connection.execute("SELECT id FROM student")}
+    return sorted(students)
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A lesson a student has no graded notebook of."""
+
+    student: str
+    lesson: str
+    why: str  # DID_NOT_HAND_IN or NOT_GRADED
+
+
+DID_NOT_HAND_IN = "did not hand in"
+NOT_GRADED = "handed in, not graded (autograde failed or was not run: see its log)"
+
+
+def missing_work(where: Path, outcomes: list[Outcome]) -> list[Missing]:
+    """For a course folder: each student on the roster without a graded notebook of a lesson that
+    others were graded on (every lesson graded so far)."""
+    if not (where / "autograded").is_dir():
+        return []
+    graded = {(o.student, o.lesson) for o in outcomes}
+    lessons = sorted({o.lesson for o in outcomes})
+    return [Missing(student, lesson, NOT_GRADED if (where / "submitted" / student / lesson).is_dir()
+                    else DID_NOT_HAND_IN)
+            for student in roster(where) for lesson in lessons if (student, lesson) not in graded]
+
+
+def needs_help(outcomes: list[Outcome], missing: list[Missing]) -> list[tuple[str, str, str, str, str]]:
+    """(student, lesson, exercise, what, detail): one row for each lesson not handed in, each
+    exercise not answered, each edited or deleted check, each timeout and each flag."""
+    rows = [(m.student, m.lesson, "", m.why, "") for m in missing]
+    for o in outcomes:
+        if o.status == NOT_IMPLEMENTED:
+            rows.append((o.student, o.lesson, o.exercise, "not answered", ""))
+        elif o.status == TIMED_OUT:
+            rows.append((o.student, o.lesson, o.exercise, "timed out", o.mistake))
+        elif o.status in (FLAGGED, CHECK_DELETED):
+            rows.append((o.student, o.lesson, o.exercise, o.status, o.flag))
+        if o.check_edited:
+            rows.append((o.student, o.lesson, o.exercise, "check edited",
+                         "the submission changed the check cell; grading ran the original"))
+    return sorted(rows)
 
 
 @dataclass
@@ -222,9 +321,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(summaries: list[ExerciseSummary]) -> str:
+def markdown(summaries: list[ExerciseSummary], help_rows: list[tuple[str, str, str, str, str]] | None = None
+             ) -> str:
     """The report as a markdown table (one row per exercise) and, under it, every recognised
-    mistake and every flag with its count and its students."""
+    mistake and every flag with its count and its students, then (`help_rows`, from `needs_help`)
+    every student with work missing, unanswered, timed out, flagged or with an edited check."""
     lines = ["| lesson | exercise | points | passed | failed | not implemented | flagged | check deleted "
              "| timed out | most common mistake |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -245,6 +346,14 @@ def markdown(summaries: list[ExerciseSummary]) -> str:
             lines.append(f"- {s.exercise}: {flag.text} ({flag.count}: {', '.join(flag.students)})")
     if not any(s.flags for s in summaries):
         lines.append("- none")
+    if help_rows is not None:
+        lines += ["", "Students who need a look: lessons not handed in, exercises not answered, edited or "
+                  "deleted checks, timeouts and flags, one row each:", ""]
+        if help_rows:
+            lines += ["| student | lesson | exercise | what | detail |", "|---|---|---|---|---|"]
+            lines += [f"| {' | '.join(_cell(part) for part in row)} |" for row in help_rows]
+        else:
+            lines.append("- none")
     return "\n".join(lines) + "\n"
 
 
@@ -278,9 +387,23 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
-def plot(summaries: list[ExerciseSummary], path: Path, most_mistakes: int = 12) -> None:
-    """Left: per exercise, a stacked bar of its outcomes. Right: the most common mistakes and
-    flags of the class, one bar each, with their counts."""
+def ranked(causes: list[tuple[int, str, str]], most: int, cap: int) -> tuple[list[tuple[int, str, str]], int]:
+    """The `most` causes that touch the most students, with every cause tied with the last of
+    them (no tie is broken by lesson order), at most `cap` (a tie too large to show is left out
+    whole); and how many causes are not shown."""
+    ordered = sorted(causes, key=lambda c: -c[0])  # stable: course order within a count
+    if len(ordered) <= most:
+        return ordered, 0
+    last = ordered[most - 1][0]
+    kept = [c for c in ordered if c[0] >= last]
+    if len(kept) > cap:
+        kept = [c for c in ordered if c[0] > last]
+    return kept, len(ordered) - len(kept)
+
+
+def plot(summaries: list[ExerciseSummary], path: Path, most_mistakes: int = 12, cap: int = 24) -> None:
+    """Left: per exercise, a stacked bar of its outcomes. Right: the mistakes, timeouts and flags
+    that touch the most students, one bar each (ties with the last one kept, see `ranked`)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -290,7 +413,7 @@ def plot(summaries: list[ExerciseSummary], path: Path, most_mistakes: int = 12) 
 
     causes = [(m.count, f"{s.exercise}: {m.text}", colour(m.text)) for s in summaries for m in s.mistakes]
     causes += [(f.count, f"{s.exercise}: {f.text}", _COLOURS[FLAGGED]) for s in summaries for f in s.flags]
-    causes = sorted(causes, key=lambda c: -c[0])[:most_mistakes]
+    causes, left_out = ranked(causes, most_mistakes, cap)
     height = 1.2 + 0.36 * max(len(summaries), len(causes), 3)
     fig = Figure(figsize=(13, height), layout="constrained")
     FigureCanvasAgg(fig)
@@ -325,20 +448,35 @@ def plot(summaries: list[ExerciseSummary], path: Path, most_mistakes: int = 12) 
         right.text(0.5, 0.5, "no recognised mistakes and no flags", ha="center", va="center",
                    transform=right.transAxes)
         right.set_yticks([])
-    right.set_title("Most common mistakes (red), timeouts (orange) and flags (purple)", fontsize=10)
+    more = f"\n({left_out} more, each of fewer students: see the report)" if left_out else ""
+    right.set_title(f"Mistakes (red), timeouts (orange) and flags (purple), by students{more}", fontsize=10)
     right.spines[["top", "left"]].set_visible(False)
     fig.savefig(path, dpi=110)
 
 
-def write_report(outcomes: list[Outcome], stem: Path, plot_figure: bool = True) -> str:
-    """Write `<stem>.md`, `<stem>.csv`, `<stem>_students.csv` (and `<stem>.png`); return the markdown."""
+def write_help_csv(rows: list[tuple[str, str, str, str, str]], path: Path) -> None:
+    """`needs_help`'s rows, one per line (text that a spreadsheet would run as a formula is quoted)."""
+    from nnlib.course.grading.export import spreadsheet_safe
+
+    with atomic_write(path) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["student", "lesson", "exercise", "what", "detail"])
+        writer.writerows([spreadsheet_safe(part) for part in row] for row in rows)
+
+
+def write_report(outcomes: list[Outcome], stem: Path, plot_figure: bool = True,
+                 missing: list[Missing] | None = None) -> str:
+    """Write `<stem>.md`, `<stem>.csv`, `<stem>_students.csv`, `<stem>_needs_help.csv` (and
+    `<stem>.png`); return the markdown. `missing`: lessons not handed in (`missing_work`)."""
     summaries = summarise(outcomes)
-    text = markdown(summaries)
+    help_rows = needs_help(outcomes, missing or [])
+    text = markdown(summaries, help_rows)
     stem.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(stem.with_suffix(".md")) as handle:
         handle.write(text)
     write_csv(summaries, stem.with_suffix(".csv"))
     write_students_csv(outcomes, stem.with_name(stem.name + "_students.csv"))
+    write_help_csv(help_rows, stem.with_name(stem.name + "_needs_help.csv"))
     if plot_figure:
         plot(summaries, stem.with_suffix(".png"))
     return text
