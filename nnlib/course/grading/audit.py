@@ -6,7 +6,8 @@ reads each solution cell's text instead, in nbgrader's process (`preprocessor.Au
 so nothing the student's code did can change what it finds. An answer is a from-scratch NumPy
 function; the audit flags, with a reason, a solution cell that
 
-- imports anything but NumPy and math (`ALLOWED_MODULES`), or names what an answer never needs:
+- imports anything but NumPy, math, collections and itertools (`ALLOWED_MODULES`), or names what
+  an answer never needs:
   nnlib, the checkers, scipy, sklearn, `os`/`environ`, `sys`, `importlib`, `exec`/`eval`,
   `inspect`, profiling hooks, threads, Python's internals (`FORBIDDEN_NAMES`, dunder attributes);
 - uses a name the lesson imported from such a module (`from nnlib.losses import softmax` at the
@@ -37,7 +38,7 @@ from nnlib.course import exercises
 METADATA_KEY = "nnlib_audit"
 
 # What a from-scratch answer may import.
-ALLOWED_MODULES = frozenset({"numpy", "math", "typing", "__future__"})
+ALLOWED_MODULES = frozenset({"numpy", "math", "typing", "__future__", "collections", "itertools"})
 
 # Names an answer never needs, and why each one is suspicious.
 _NNLIB = "nnlib (the course's own answers)"
@@ -81,6 +82,16 @@ FORBIDDEN_NAMES: dict[str, str] = {
 # 62 tokens, is the lesson's answer: 0.84), so a short function is never called a copy.
 NEAR_COPY_RATIO = 0.90
 NEAR_COPY_MIN_TOKENS = 70
+
+# Same math: what a copy looks like once the checks are dropped, the variables renamed and the
+# in-place steps folded (`copies.math_tokens`). Flagged at MATH_COPY_RATIO or more against an
+# nnlib answer of MATH_MIN_TOKENS math tokens or more, except for the exercises in SAME_MATH: there
+# the lesson's own, honest solution already has nnlib's math (0.87 or more), so a copy cannot be
+# told from an honest answer (tests/test_grading_copies.py computes this set and the rates quoted
+# in TEACHING.md, "Flags and manual grades").
+MATH_COPY_RATIO = 0.87
+MATH_MIN_TOKENS = 20
+SAME_MATH = frozenset({"one_hot", "relu", "scale_images", "softmax", "dropout_backward", "train_step"})
 
 
 @dataclass(frozen=True)
@@ -143,7 +154,7 @@ def _bound_names(tree: ast.AST) -> set[str]:
     return bound
 
 
-_ONLY = " (an answer imports only NumPy and math)"
+_ONLY = " (an answer imports only NumPy, math, collections and itertools)"
 
 
 def _imports(tree: ast.AST) -> Iterator[str]:
@@ -293,7 +304,40 @@ def near_copy(tree: ast.AST, exercise: str) -> Iterator[str]:
             ratio = similarity(normalised_tokens(function), tokens)
             if ratio >= NEAR_COPY_RATIO:
                 yield f"is a near-copy of nnlib's {reference} (similarity {ratio:.2f})"
-                break
+                return
+    yield from same_math(functions, exercise)
+
+
+@cache
+def reference_math(exercise: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """nnlib's answers to `exercise` as (name, math tokens: `copies.math_tokens`)."""
+    from nnlib.course.checks.grading import references, resolve
+    from nnlib.course.grading.copies import math_tokens
+
+    found = []
+    for spec in references(exercise):
+        if spec.startswith("nnlib."):
+            function = resolve(spec)
+            tree = ast.parse(textwrap.dedent(inspect.getsource(getattr(function, "__wrapped__", function))))
+            definition = next(node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef))
+            found.append((spec.replace(":", "."), tuple(math_tokens(definition))))
+    return tuple(found)
+
+
+def same_math(functions: list[ast.FunctionDef], exercise: str) -> Iterator[str]:
+    """The exercise's function with the math of one of nnlib's answers (see MATH_COPY_RATIO)."""
+    from nnlib.course.grading.copies import math_tokens
+
+    mine = [f for f in functions if f.name == exercise]
+    if exercise in SAME_MATH or not mine:
+        return
+    tokens = math_tokens(mine[0])
+    for reference, theirs in reference_math(exercise):
+        ratio = similarity(tokens, theirs)
+        if len(theirs) >= MATH_MIN_TOKENS and ratio >= MATH_COPY_RATIO:
+            yield (f"has the math of nnlib's {reference} (similarity {ratio:.2f} once argument checks, names "
+                   "and in-place steps are set aside)")
+            return
 
 
 def audit_source(source: str, exercise: str, lesson: dict[str, str] | None = None) -> list[str]:
