@@ -36,7 +36,8 @@ from tests.grading.classroom import (
     scores,
 )
 
-pytestmark = pytest.mark.grading
+# about 35 nbgrader commands, a few seconds each on a quiet machine, much longer on a busy one
+pytestmark = [pytest.mark.grading, pytest.mark.timeout(2400)]
 
 LESSON = "00_start_here"
 COURSE_ID = "nn-from-scratch"
@@ -129,7 +130,6 @@ def term(tmp_path_factory) -> dict:
          "    g.manual_score = 0.5; gb.db.commit()\n", LESSON],
         cwd=course, env=nbgrader_env(), capture_output=True, text=True)
     assert from_gradebook.returncode == 0, from_gradebook.stderr
-    seen["scores3"] = scores(course)
     seen["lms3"] = lms(course)
     # One student regraded by hand (a complaint): the stock command, one student, --force.
     seen["one"] = nbgrader(course, "autograde", LESSON, "--student=eve", "--force")
@@ -189,7 +189,7 @@ def test_the_lms_sheet_has_everyone_with_what_needs_a_look(term):
 
 
 def test_one_student_regraded_by_hand_keeps_the_manual_score_for_review(term):
-    assert "eve" in term["one"] and term["scores3"]["ann", LESSON] == (1.5, 2.0)
+    assert "eve" in term["one"] and term["lms3"]["ann"][LESSON] == "1.5"
     # regraded after the re-release: nbgrader keeps the manual score and asks for a review again
     assert term["scores4"]["ann", LESSON] == (1.5, 2.0)
     assert term["lms4"]["ann"]["needs_manual_grade"] == LESSON
