@@ -37,6 +37,10 @@ SLOW_TESTS = (
     "tests/test_bad_input_special_files.py::test_special_files_are_never_replaced_or_read[two train runs",
     "tests/test_bad_input_special_files.py::test_special_files_are_never_replaced_or_read[reproduce on a",
     "tests/test_selfcheck.py::test_the_self_check_runs_the_notebook_in_grading_mode",
+    "tests/test_selfcheck.py::test_the_self_check_runs_the_original_of_a_changed_or_deleted_check",
+    "tests/test_selfcheck.py::test_make_check_my_work_ends_with_a_sentence_and_no_kernel_warning",
+    "tests/test_grading_report.py::test_the_report_names_everyone_who_needs_help",
+    "tests/test_grading_copies.py::",
     "tests/test_honest_verdicts.py::test_reference_answers_train_with_the_learners_step_to_97_percent",
     "tests/test_bad_input_student_copy.py::test_bad_target_is_one_line_and_writes_nothing"
     "[make exercises on a full disk]",
