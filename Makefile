@@ -78,7 +78,7 @@ test: $(STAMP)
 
 # The fast tier: nnlib and the checkers, no notebooks, kernels or full runs (conftest.py's `slow`);
 # under 2 minutes on two cores. One lesson's notebooks and tests: $(PY) -m pytest -m lesson03
-NOT_SLOW := not slow and not browser and not grading
+NOT_SLOW := not slow and not browser and not grading and not hub
 test-fast: $(STAMP)
 	$(PY) -m pytest tests -m "$(NOT_SLOW)" -q
 
@@ -209,6 +209,24 @@ grading-env: $(GRADING_STAMP)
 # parallel), feedback, exact scores, flags, the class report (tests/grading/test_round_trip.py).
 test-grading: $(STAMP) $(GRADING_STAMP)
 	$(PY) -m pytest -m grading tests/grading -v -s
+
+# A class on a real JupyterHub (hub/jupyterhub_config.py, TEACHING.md "A class on JupyterHub"):
+# JupyterHub 5.x or 6.x (6.1 when tested) with nbgrader in .venv-hub, configurable-http-proxy from npm in .hub-node/, the
+# students in headless Chromium (tests/hub/test_hub.py).
+HUB_VENV := .venv-hub
+HUB_STAMP := $(HUB_VENV)/.installed
+JUPYTERHUB := jupyterhub>=5,<7
+CHP := .hub-node/node_modules/.bin/configurable-http-proxy
+$(HUB_STAMP): requirements.txt pyproject.toml
+	$(call course_env,$(HUB_VENV),"$(NBGRADER)" "$(JUPYTERHUB)")
+	touch $@
+$(CHP):
+	mkdir -p .hub-node && npm install --silent --no-audit --no-fund --prefix .hub-node configurable-http-proxy@4
+
+.PHONY: hub-env test-hub
+hub-env: $(HUB_STAMP) $(CHP)
+test-hub: $(STAMP) $(HUB_STAMP) $(CHP) browser-packages
+	$(PY) -m pytest -m hub tests/hub -v -s -rs
 
 # How long grading a class takes: all eight lessons, a generated class (benchmarks/grading_bench.py).
 STUDENTS ?= 20
