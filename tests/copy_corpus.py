@@ -31,7 +31,7 @@ COPIES: dict[str, dict[str, str]] = {
         "renamed": "def relu(x):\n    return np.maximum(x, 0)\n",
     },
     "softmax": {
-        "renamed": ("def softmax(z):\n    s = z - z.max(axis=1, keepdims=True)\n    ex = np.exp(s)\n"
+        "renamed": ("def softmax(z):\n    ex = np.exp(z - z.max(axis=1, keepdims=True))\n"
                     "    ex /= ex.sum(axis=1, keepdims=True)\n    return ex\n"),
         "folded": ("def softmax(z):\n    ex = np.exp(z - z.max(axis=1, keepdims=True))\n"
                    "    return ex / ex.sum(axis=1, keepdims=True)\n"),
@@ -45,16 +45,20 @@ COPIES: dict[str, dict[str, str]] = {
                    "[np.arange(len(labels)), labels].mean())\n"),
     },
     "linear_backward": {
-        "renamed": ("def linear_backward(dy, x, W):\n    gW = np.matmul(x.T, dy)\n    gb = np.sum(dy, axis=0)\n"
-                    "    return np.matmul(dy, W.T), gW, gb\n"),
+        "renamed": ("def linear_backward(dy, x, W):\n"
+                    "    return np.matmul(dy, W.T), np.matmul(x.T, dy), np.sum(dy, axis=0)\n"),
     },
     "relu_backward": {
-        "renamed": "def relu_backward(dy, x):\n    pos = x > 0\n    return dy * pos\n",
+        "renamed": "def relu_backward(g, inp):\n    return g * (inp > 0)\n",
     },
     "softmax_cross_entropy_backward": {
-        "renamed": ("def softmax_cross_entropy_backward(logits, labels):\n    g = softmax(logits).copy()\n"
+        "renamed": ("def softmax_cross_entropy_backward(logits, labels):\n"
+                    "    s = logits - logits.max(axis=1, keepdims=True)\n"
+                    "    g = np.exp(s - np.log(np.exp(s).sum(axis=1, keepdims=True)))\n"
                     "    g[np.arange(len(labels)), labels] -= 1.0\n    g *= 1.0 / len(labels)\n    return g\n"),
-        "folded": ("def softmax_cross_entropy_backward(logits, labels):\n    g = softmax(logits).copy()\n"
+        "folded": ("def softmax_cross_entropy_backward(logits, labels):\n"
+                   "    s = logits - logits.max(axis=1, keepdims=True)\n"
+                   "    g = np.exp(s - np.log(np.exp(s).sum(axis=1, keepdims=True)))\n"
                    "    g[np.arange(len(labels)), labels] -= 1.0\n    return g * (1.0 / len(labels))\n"),
     },
     "numerical_gradient": {
@@ -73,27 +77,26 @@ COPIES: dict[str, dict[str, str]] = {
                    "    return x * m, m\n"),
     },
     "dropout_backward": {
-        "renamed": "def dropout_backward(dy, m):\n    if m is None:\n        return dy\n    return dy * m\n",
+        "renamed": "def dropout_backward(dy, m):\n    return dy if m is None else dy * m\n",
     },
     "l2_penalty": {
-        "renamed": ("def l2_penalty(params, lam):\n    if lam == 0.0:\n        return 0.0\n"
-                    "    s = sum(float(np.vdot(q.value, q.value)) for q in params if q.value.ndim == 2)\n"
-                    "    return 0.5 * float(lam) * s\n"),
+        "renamed": ("def l2_penalty(params, lam):\n    ws = [q.value for q in params if q.value.ndim == 2]\n"
+                    "    return 0.5 * lam * sum(float(np.vdot(a, a)) for a in ws) if lam else 0.0\n"),
     },
     "add_l2_grad": {
-        "renamed": ("def add_l2_grad(params, lam):\n    if lam == 0.0:\n        return\n    for q in params:\n"
-                    "        if q.value.ndim == 2:\n            q.grad += lam * q.value\n"),
+        "renamed": ("def add_l2_grad(params, lam):\n    for q in params:\n"
+                    "        if lam and q.value.ndim == 2:\n            q.grad += lam * q.value\n"),
     },
     "sgd_momentum_step": {
-        "renamed": ("def sgd_momentum_step(w, g, v, lr, momentum):\n    v *= momentum\n    v += g\n"
-                    "    w -= lr * v\n    return w, v\n"),
+        "renamed": ("def sgd_momentum_step(w, g, v, lr, momentum):\n    w, v = w.copy(), v.copy()\n"
+                    "    v *= momentum\n    v += g\n    w -= lr * v\n    return w, v\n"),
         "folded": ("def sgd_momentum_step(w, g, v, lr, momentum):\n    v = v * momentum + g\n"
                    "    return w - lr * v, v\n"),
     },
     "adam_step": {
-        "renamed": ("def adam_step(w, g, m, v, t, lr, beta1, beta2, eps):\n    m *= beta1\n"
-                    "    m += (1.0 - beta1) * g\n    v *= beta2\n    tmp = np.empty_like(g)\n"
-                    "    np.multiply(g, g, out=tmp)\n    tmp *= 1.0 - beta2\n    v += tmp\n"
+        "renamed": ("def adam_step(w, g, m, v, t, lr, beta1, beta2, eps):\n"
+                    "    w, m, v = w.copy(), m.copy(), v.copy()\n    m *= beta1\n    m += (1.0 - beta1) * g\n"
+                    "    tmp = g * g\n    tmp *= 1.0 - beta2\n    v *= beta2\n    v += tmp\n"
                     "    np.sqrt(v, out=tmp)\n    tmp *= 1.0 / math.sqrt(1.0 - beta2**t)\n    tmp += eps\n"
                     "    np.divide(m, tmp, out=tmp)\n    tmp *= lr / (1.0 - beta1**t)\n    w -= tmp\n"
                     "    return w, m, v\n"),
@@ -103,10 +106,8 @@ COPIES: dict[str, dict[str, str]] = {
                    "    w = w - m / d * (lr / (1.0 - beta1**t))\n    return w, m, v\n"),
     },
     "cosine_lr": {
-        "renamed": ("def cosine_lr(step, total, lr):\n    final = 0.0\n    frac = min(step, total) / total\n"
-                    "    return final + 0.5 * (lr - final) * (1.0 + math.cos(math.pi * frac))\n"),
-        "folded": ("def cosine_lr(step, total, lr):\n"
-                   "    return 0.5 * lr * (1.0 + math.cos(math.pi * (min(step, total) / total)))\n"),
+        "renamed": ("def cosine_lr(step, total, lr):\n"
+                    "    return 0.5 * lr * (1.0 + math.cos(math.pi * min(step, total) / total))\n"),
     },
     "top_confident_mistakes": {
         "renamed": ("def top_confident_mistakes(probs, labels, k):\n    guess = probs.argmax(axis=1)\n"

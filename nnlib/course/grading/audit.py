@@ -86,12 +86,13 @@ NEAR_COPY_MIN_TOKENS = 70
 # Same math: what a copy looks like once the checks are dropped, the variables renamed and the
 # in-place steps folded (`copies.math_tokens`). Flagged at MATH_COPY_RATIO or more against an
 # nnlib answer of MATH_MIN_TOKENS math tokens or more, except for the exercises in SAME_MATH: there
-# the lesson's own, honest solution already has nnlib's math (0.87 or more), so a copy cannot be
-# told from an honest answer (tests/test_grading_copies.py computes this set and the rates quoted
-# in TEACHING.md, "Flags and manual grades").
+# an honest answer (the lesson's own solution, or another one known) already has nnlib's math (0.87
+# or more), so a copy cannot be told from an honest answer (tests/test_grading_copies.py computes
+# this set and the rates quoted in TEACHING.md, "Flags and manual grades").
 MATH_COPY_RATIO = 0.87
 MATH_MIN_TOKENS = 20
-SAME_MATH = frozenset({"one_hot", "relu", "scale_images", "softmax", "dropout_backward", "train_step"})
+SAME_MATH = frozenset({"add_l2_grad", "backward_layers", "cosine_lr", "forward_layers", "one_hot", "relu",
+                       "relu_backward", "scale_images", "sgd_momentum_step", "softmax", "train_step"})
 
 
 @dataclass(frozen=True)

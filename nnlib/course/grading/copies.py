@@ -48,6 +48,11 @@ def _is_check(statement: ast.stmt) -> bool:
         return True  # a docstring or a stray string
     if isinstance(statement, ast.If) and not statement.orelse and isinstance(statement.body[-1], ast.Raise):
         return True  # `if bad: raise ...` (also with a message built first)
+    if isinstance(statement, ast.Assign) and _copies_of_arguments(statement):
+        return True  # `w, v = w.copy(), v.copy()`: not to change the caller's arrays
+    if isinstance(statement, ast.If) and not statement.orelse and all(
+            isinstance(inner, ast.Assign) and _copies_of_arguments(inner) for inner in statement.body):
+        return True  # `if not inplace: w = w.copy()`
     value = statement.value if isinstance(statement, ast.Expr | ast.Assign) else None
     if isinstance(value, ast.Call):
         name = _called_name(value)
@@ -59,6 +64,18 @@ def _is_check(statement: ast.stmt) -> bool:
                 and statement.targets[0].id == value.args[0].id):
             return True
     return False
+
+
+def _copies_of_arguments(statement: ast.Assign) -> bool:
+    """`x = x.copy()` or `w, v = w.copy(), v.copy()`."""
+    if len(statement.targets) != 1:
+        return False
+    target, value = statement.targets[0], statement.value
+    pairs = (list(zip(target.elts, value.elts, strict=False))
+             if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) else [(target, value)])
+    return all(isinstance(t, ast.Name) and isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute)
+               and v.func.attr == "copy" and isinstance(v.func.value, ast.Name) and v.func.value.id == t.id
+               for t, v in pairs)
 
 
 class _SelfToNames(ast.NodeTransformer):
