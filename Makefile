@@ -201,13 +201,23 @@ $(GRADING_STAMP): requirements.txt pyproject.toml
 	$(call course_env,$(GRADING_VENV),"$(NBGRADER)")
 	touch $@
 
-.PHONY: grading-env test-grading grading-bench student-copy
-grading-env: $(GRADING_STAMP)
+.PHONY: grading-env test-grading grading-bench student-copy sandbox-packages
+grading-env: $(GRADING_STAMP) sandbox-packages
+
+# Every graded notebook runs in a sandbox (nnlib/course/grading/sandbox.py): Debian's bubblewrap,
+# installed when missing (root or sudo); then a sandbox is started once to show that it works.
+sandbox-packages:
+	@command -v bwrap > /dev/null || { \
+	  echo "Installing bubblewrap for the grading sandbox"; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q bubblewrap > /dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q > /dev/null 2>&1 && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q bubblewrap > /dev/null 2>&1; } || true; }
+	@$(PY) -m nnlib.course.grading.sandbox check
 
 # The round trip: a course of lessons 00, 02 and 07, a class of 17 fake students (right, blank,
 # typical mistakes, borrowing and tampering tricks, an endless loop), autograde (stock and in
 # parallel), feedback, exact scores, flags, the class report (tests/grading/test_round_trip.py).
-test-grading: $(STAMP) $(GRADING_STAMP)
+test-grading: $(STAMP) $(GRADING_STAMP) sandbox-packages
 	$(PY) -m pytest -m grading tests/grading -v -s
 
 # A class on a real JupyterHub (hub/jupyterhub_config.py, TEACHING.md "A class on JupyterHub"):
@@ -231,7 +241,7 @@ test-hub: $(STAMP) $(HUB_STAMP) $(CHP) browser-packages
 # How long grading a class takes: all eight lessons, a generated class (benchmarks/grading_bench.py).
 STUDENTS ?= 20
 JOBS ?= 2
-grading-bench: $(STAMP) $(GRADING_STAMP)
+grading-bench: $(STAMP) $(GRADING_STAMP) sandbox-packages
 	$(GRADING_VENV)/bin/python benchmarks/grading_bench.py --students $(STUDENTS) --jobs $(JOBS)
 
 # The course without notebooks/ (the solutions), for students: make student-copy TARGET=../course-students

@@ -37,17 +37,32 @@ c.Execute.startup_timeout = 120
 # kernel logs "Kernel is running over TCP without encryption" for every graded notebook.
 c.KernelManager.transport_encryption = "auto"
 
-# The audit of each answer's source (nnlib/course/grading/audit.py), in nbgrader's own process
-# right after it saves the checks' scores: borrowed or tampering answers, and deleted checks, are
+# Every notebook's kernel runs in a sandbox of its own (nnlib/course/grading/sandbox.py: bubblewrap,
+# no network, the course read-only, a private HOME and /tmp, only the student's own folder), and
+# talks to nbgrader over Unix sockets (ipc). NNLIB_NO_SANDBOX=1 grades without it (the class
+# report says so). Where the sandbox cannot start, `nbgrader autograde` stops with one line.
+from nnlib.course.grading import sandbox  # noqa: E402
+
+sandbox.configure(c)
+
+# Right after nbgrader saves the checks' scores, in nbgrader's own process: the trusted run
+# (nnlib/course/grading/trusted.py: each answer's defs checked in a fresh sandboxed process; its
+# result is the score) and the audit of each answer's source (nnlib/course/grading/audit.py): borrowed or tampering answers, and deleted checks, are
 # flagged with their reason (feedback, formgrader, class report). "manual" (default): the check
 # scores 0 and needs a manual grade, so the points count only if a teacher gives them by hand;
 # "zero": it scores 0. See TEACHING.md, "Flags and manual grades".
 from nbgrader.converters import Autograde  # noqa: E402
-from nbgrader.preprocessors import SaveAutoGrades  # noqa: E402
+from nbgrader.preprocessors import Execute, SaveAutoGrades  # noqa: E402
 
 _pipeline = list(Autograde.class_traits()["autograde_preprocessors"].default())
 _pipeline.insert(_pipeline.index(SaveAutoGrades) + 1, "nnlib.course.grading.preprocessor.AuditAnswers")
+# A kernel that dies (os._exit, a crash) leaves the student graded as far as possible, not dropped.
+_pipeline[_pipeline.index(Execute)] = "nnlib.course.grading.preprocessor.ExecuteToTheEnd"
 c.Autograde.autograde_preprocessors = _pipeline
+# Before nbgrader's own sanitizing: each cell's metadata from the release, not the submission
+# (a duplicated check cell, an answer's grade id or role changed or removed: see RestoreMetadata).
+c.Autograde.sanitize_preprocessors = ["nnlib.course.grading.preprocessor.RestoreMetadata",
+                                      *Autograde.class_traits()["sanitize_preprocessors"].default()]
 c.AuditAnswers.flagged = "manual"
 
 # The teacher's own settings (the exchange folder, the late penalty, ...) go into

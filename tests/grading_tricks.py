@@ -1,5 +1,7 @@
-"""Borrowing and tampering answers (issue: 22 of 39 such tricks once earned full marks), shared by
-the audit's unit tests and the nbgrader round trip. Each is the source of one solution cell."""
+"""Borrowing and tampering answers (issue: 22 of 39 such tricks once earned full marks; then 18 of
+43 new ones), and honest answers in styles of their own that must never be docked; shared by the
+audit's and the trusted run's unit tests and the nbgrader round trip. Each is the source of one
+solution cell."""
 
 from __future__ import annotations
 
@@ -13,6 +15,13 @@ TRICKS: dict[str, dict[str, str]] = {
         "patched reference": ("import nnlib.losses\n\n\ndef softmax(z):\n    e = np.exp(z)\n"
                               "    return e / e.sum(axis=1, keepdims=True)\n\n\n"
                               "nnlib.losses.softmax = softmax\n"),
+        "%config line": "%config IPCompleter.greedy = True\nfrom nnlib.losses import softmax\n",
+        "pickle via np.load": ("def softmax(z):\n    np.load('helper.npy', allow_pickle=True)\n"
+                               "    return z\n"),
+        "reads the teacher's source": (
+            "import json\n\nfor _c in json.load(open('../../../source/02_forward_pass/"
+            "02_forward_pass.ipynb'))['cells']:\n    if 'def softmax' in ''.join(_c['source']):\n"
+            "        exec(''.join(_c['source']))\n"),
     },
     "relu": {
         "bound method": "from nnlib.layers import ReLU\n\nrelu = ReLU().forward\n",
@@ -21,6 +30,14 @@ TRICKS: dict[str, dict[str, str]] = {
         "staticmethod": "relu = staticmethod(np.abs)\n",
         "replaced checker": ("def relu(x):\n    return x\n\n\n"
                              "checks.relu = lambda fn, **k: print(\"✅ relu: passed\")\n"),
+        "user_ns checker patch": ("def relu(x):\n    return x\n\n\nget_ipython().user_ns['checks'].relu = "
+                                  "lambda fn, **k: print('✅ relu: passed')\n"),
+        "__globals__ by getattr": ("def relu(x):\n    g = getattr(relu, '__glo' + 'bals__')\n"
+                                   "    g['np'].allclose = lambda *a, **k: True\n"
+                                   "    g['np'].array_equal = lambda *a, **k: True\n    return x\n"),
+        "hex run_cell": ("def relu(x):\n    return x\n\n\nget_ipython().run_cell(bytes.fromhex('"
+                         + "checks.relu = lambda fn, **k: print('✅ relu: passed')".encode().hex()
+                         + "').decode())\n"),
     },
     "cross_entropy": {
         "grading mode off": ("from nnlib.course.checks import grading\n\n"
@@ -34,6 +51,8 @@ TRICKS: dict[str, dict[str, str]] = {
     "linear_forward": {
         "numpy patched": ("np.allclose = lambda *a, **k: True\n\n\n"
                           "def linear_forward(x, W, b):\n    return x\n"),
+        "numpy patched through an alias": ("def linear_forward(x, W, b):\n    m = np\n"
+                                           "    m.allclose = lambda *a, **k: True\n    return x\n"),
         "reference list cleared": ("import sys\n\n"
                                    "sys.modules[\"nnlib.course.exercises\"]._declared.clear()\n\n\n"
                                    "def linear_forward(x, W, b):\n    return x @ W + b\n"),
@@ -60,5 +79,32 @@ TRICKS: dict[str, dict[str, str]] = {
     out[np.arange(len(labels_)), labels_] = 1
     return out
 ''',
+    },
+}
+
+# exercise -> {style: solution cell source}: right answers in a style of the student's own; each
+# earns full points and is never flagged.
+HONEST: dict[str, dict[str, str]] = {
+    "relu": {
+        "lambda": "relu = lambda x: np.maximum(x, 0)\n",
+        "prints its __doc__": ('def relu(x):\n    """max(x, 0), entry by entry."""\n'
+                               "    return np.maximum(x, 0)\n\n\nprint(relu.__doc__)\n"),
+        "helper function": ("def _positive_part(x):\n    return np.where(x > 0, x, 0)\n\n\n"
+                            "def relu(x):\n    return _positive_part(x)\n"),
+    },
+    "softmax": {
+        "np.errstate decorator": ("@np.errstate(over='ignore')\ndef softmax(z):\n"
+                                  "    e = np.exp(z - z.max(axis=1, keepdims=True))\n"
+                                  "    return e / e.sum(axis=1, keepdims=True)\n"),
+        "math constant": ("import math\n\n\ndef softmax(z):\n"
+                          "    e = math.e ** (z - z.max(axis=1, keepdims=True))\n"
+                          "    return (e / e.sum(axis=1, keepdims=True)).astype(z.dtype)\n"),
+    },
+    "cross_entropy": {
+        "sys.float_info.epsilon": (
+            "import sys\n\nTINY = sys.float_info.epsilon\n\n\ndef cross_entropy(logits, labels):\n"
+            "    shifted = logits - logits.max(axis=1, keepdims=True)\n"
+            "    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n"
+            "    return float(-log_p[np.arange(len(labels)), labels].mean()) + 0 * TINY\n"),
     },
 }

@@ -71,9 +71,54 @@ def test_the_self_check_runs_the_notebook_in_grading_mode(tmp_path):
     assert not result.ok
     assert "✅ normalize_rows: passed (with the hidden cases)" in result.lines
     assert any(line.startswith("❌ the check cell of count_labels was changed") for line in result.lines)
-    # the original check, run on the answer behind the changed one: still a stub
-    assert "❌ count_labels: what the original check says of your answer: not implemented" in result.lines
+    # the score comes from the trusted run of the answer's own def, whatever the check cell printed
+    assert "❌ count_labels: not implemented" in result.lines
     assert path.read_bytes() == before  # the student's file is never changed
+
+
+def test_the_self_check_flags_what_grading_flags_and_scores_as_grading_does(tmp_path):
+    nb = _handout("00_start_here")
+    _cell(nb, "normalize_rows").source = ("from nnlib.data import scale_images\n\n\ndef normalize_rows(x):\n"
+                                          "    return x / x.sum(axis=1, keepdims=True)\n")
+    _cell(nb, "count_labels").source = ("def count_labels(labels, classes):\n    return labels\n\n\n"
+                                        "checks.count_labels = lambda f, **k: print('passed')\n")
+    path = tmp_path / "00_start_here.ipynb"
+    nbformat.write(nb, path)
+    (tmp_path / "helpers.py").write_text("")
+    result = self_check(path)
+    assert not result.ok
+    assert any(line.startswith("⚑ normalize_rows: grading flags it") and "imports from nnlib.data" in line
+               for line in result.lines), result.lines
+    assert any(line.startswith("⚑ count_labels") for line in result.lines)
+    assert any("the grader uses only this notebook: put helpers in it" in line for line in result.lines)
+
+
+@pytest.mark.parametrize("text, says", [
+    ("[]", "has no list of cells"), ('{"nbformat": 4}', "has no list of cells"),
+    ('{"cells": null}', "has no list of cells"), ("{", "its JSON is broken"),
+    ('{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+     "cell 1 has no source text"),
+])
+def test_a_malformed_file_gets_one_line(tmp_path, text, says):
+    path = tmp_path / "02_forward_pass.ipynb"
+    path.write_text(text)
+    result = self_check(path)
+    assert not result.ok and len(result.lines) == 1 and says in result.lines[0]
+
+
+@pytest.mark.parametrize("cell", ["while True:\n    pass\n", "import os\nos._exit(0)\n"])
+def test_an_endless_or_kernel_killing_cell_still_gets_its_answers_scored(tmp_path, cell):
+    nb = _handout("00_start_here")
+    answer = "def normalize_rows(x):\n    return x / x.sum(axis=1, keepdims=True)\n"
+    _cell(nb, "normalize_rows").source = answer
+    nb.cells.insert(nb.cells.index(_cell(nb, "normalize_rows")) + 1, nbformat.v4.new_code_cell(cell))
+    path = tmp_path / "00_start_here.ipynb"
+    nbformat.write(nb, path)
+    result = self_check(path, timeout=10)
+    assert "✅ normalize_rows: passed (with the hidden cases)" in result.lines, result.lines
+    assert "❌ count_labels: not implemented" in result.lines
+    if "_exit" in cell:
+        assert any("the kernel died while running cell" in line for line in result.lines)
 
 
 @pytest.mark.parametrize("nb", ["exercises/02 forward pass (mine).ipynb", ""])
@@ -91,7 +136,7 @@ def test_make_check_my_work_passes_nb_as_one_path(nb):
     assert words[words.index("validate") + 1:] == ([nb] if nb else []), command
 
 
-def test_the_self_check_runs_the_original_of_a_changed_or_deleted_check_on_a_wrong_answer(tmp_path):
+def test_a_changed_or_deleted_check_changes_nothing_the_answers_own_defs_are_judged(tmp_path):
     nb = _handout("00_start_here")
     _cell(nb, "normalize_rows").source = "def normalize_rows(x):\n    return x / x.sum()\n"  # wrong
     _cell(nb, "check_normalize_rows").source = 'print("✅ normalize_rows: passed")'
@@ -102,10 +147,8 @@ def test_the_self_check_runs_the_original_of_a_changed_or_deleted_check_on_a_wro
     nbformat.write(nb, path)
     lines = self_check(path).lines
     assert any(line.startswith("❌ the check cell of count_labels was deleted") for line in lines)
-    assert any(line.startswith("❌ normalize_rows: what the original check says of your answer: failed: ")
-               for line in lines), lines
-    assert ("✅ count_labels: what the original check says of your answer: passed (with the hidden cases)"
-            in lines)
+    assert any(line.startswith("❌ normalize_rows: failed: ") for line in lines), lines
+    assert "✅ count_labels: passed (with the hidden cases)" in lines
 
 
 def test_make_check_my_work_ends_with_a_sentence_and_no_kernel_warning(tmp_path):

@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--force", action="store_true",
                        help="regrade every submission, also those graded already (default: only those "
                             "not graded yet or newer than their grade)")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run the notebooks without the sandbox (bubblewrap), with your rights: only if "
+                            "you accept that risk; the class report says it was used")
     validate = commands.add_parser("validate", help="students: check notebooks as grading will (changed or "
                                                     "deleted checks, each check in grading mode)")
     validate.add_argument("paths", nargs="*", type=Path,
@@ -114,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "autograde":
             from nnlib.course.grading.parallel import autograde
 
-            return autograde(args.course, args.jobs, args.assignments or None, force=args.force)
+            return autograde(args.course, args.jobs, args.assignments or None, force=args.force,
+                             sandboxed=not args.no_sandbox)
         if args.command == "export-lms":
             from nnlib.course.grading.export import write_lms_csv
 

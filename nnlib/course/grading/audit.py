@@ -71,6 +71,9 @@ FORBIDDEN_NAMES: dict[str, str] = {
     "setattr": "setattr (changes objects by name)",
     "delattr": "delattr (changes objects by name)",
     "open": "files",
+    "get_ipython": "the notebook's kernel (magics, run_cell, its namespace)",
+    "run_cell": "the notebook's kernel (runs code from a string)",
+    "user_ns": "the notebook's namespace",
 }
 
 # Near-copy: normalised-AST token similarity (difflib ratio) at or above NEAR_COPY_RATIO with one
@@ -159,27 +162,73 @@ _ONLY = " (an answer imports only NumPy, math, collections and itertools)"
 
 
 def _imports(tree: ast.AST) -> Iterator[str]:
+    constants = _constant_uses(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if not _allowed_module(alias.name):
+                if not _allowed_module(alias.name) and (alias.asname or alias.name) not in constants:
                     yield f"imports {alias.name}{_ONLY}"
         elif isinstance(node, ast.ImportFrom) and not _allowed_module(node.module or ""):
             yield f"imports from {node.module or '.'}{_ONLY}"
 
 
-def _forbidden_names(tree: ast.AST) -> Iterator[str]:
+def _forbidden_names(tree: ast.AST, modules: set[str]) -> Iterator[str]:
     own = _bound_names(tree)  # a variable of the answer's own called `checks` or `vars` is harmless
+    constants = _constant_uses(tree)
     for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in constants:
+            continue
         if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES and node.id not in own:
             yield f"uses `{node.id}`: {FORBIDDEN_NAMES[node.id]}"
         elif isinstance(node, ast.Attribute):
             if node.attr in FORBIDDEN_NAMES and node.attr not in {"open", "compile"}:
                 yield f"uses `.{node.attr}`: {FORBIDDEN_NAMES[node.attr]}"
-            elif node.attr.startswith("__") and node.attr.endswith("__"):
+            elif node.attr.startswith("__") and node.attr.endswith("__") and not (
+                    node.attr in HARMLESS_DUNDERS and isinstance(node.ctx, ast.Load)):
                 yield f"uses `.{node.attr}`: Python's internals, which an answer never needs"
-        elif isinstance(node, ast.alias) and node.name.split(".")[0] in FORBIDDEN_NAMES:
+            elif node.attr.startswith("_") and _root_name(node) in modules:
+                yield f"uses `{ast.unparse(node)}`: a module's private part, which an answer never needs"
+        elif isinstance(node, ast.alias) and node.name.split(".")[0] in FORBIDDEN_NAMES \
+                and not (node.name in CONSTANT_MODULES and (node.asname or node.name) in constants):
             yield f"imports {node.name}: {FORBIDDEN_NAMES[node.name.split('.')[0]]}"
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in ("getattr", "hasattr") and node.func.id not in own:
+            name = node.args[1] if len(node.args) > 1 else None
+            if not (isinstance(name, ast.Constant) and isinstance(name.value, str)) \
+                    or name.value.startswith("_"):
+                yield f"uses `{node.func.id}` with a computed or private name, which an answer never needs"
+        elif isinstance(node, ast.keyword) and node.arg == "allow_pickle" \
+                and not (isinstance(node.value, ast.Constant) and node.value.value is False):
+            yield "loads pickled objects (`allow_pickle`), which run code: an answer never needs them"
+        elif isinstance(node, ast.FunctionDef) and node.name.startswith("__") and node.name.endswith("__"):
+            yield f"defines `{node.name}`, one of Python's special methods, which an answer never needs"
+
+
+# Attributes an answer may read although they are Python's internals: they change nothing.
+HARMLESS_DUNDERS = frozenset({"__doc__", "__name__", "__qualname__"})
+# Modules an answer may use for constants only (`sys.float_info.epsilon`, `sys.maxsize`).
+CONSTANT_MODULES: dict[str, frozenset[str]] = {"sys": frozenset({"float_info", "maxsize", "int_info"})}
+
+
+def _constant_uses(tree: ast.AST) -> set[str]:
+    """Names of CONSTANT_MODULES (`sys`, or its alias) that the cell uses only for their constants
+    (`sys.float_info.epsilon`): then importing and naming them is no reason to flag."""
+    aliases = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in CONSTANT_MODULES:
+                    aliases[alias.asname or alias.name] = alias.name
+    found = set()
+    for name, module in aliases.items():
+        uses = [node for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id == name]
+        parents = {id(child): parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+        if all(isinstance(parents.get(id(use)), ast.Attribute) and isinstance(use.ctx, ast.Load)
+               and parents[id(use)].attr in CONSTANT_MODULES[module]
+               and not isinstance(parents.get(id(parents[id(use)])), ast.Call)
+               and isinstance(parents[id(use)].ctx, ast.Load) for use in uses):
+            found.add(name)
+    return found
 
 
 def _lesson_names(tree: ast.AST, exercise: str, lesson: dict[str, str]) -> Iterator[str]:
@@ -199,15 +248,21 @@ def _lesson_names(tree: ast.AST, exercise: str, lesson: dict[str, str]) -> Itera
 def _binding(tree: ast.Module, exercise: str) -> Iterator[str]:
     """The exercise's name must be bound by one plain `def` at the top of the cell, nothing else."""
     defs = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == exercise]
-    if not defs:
+    lambdas = [node for node in tree.body if isinstance(node, ast.Assign)
+               and isinstance(node.value, ast.Lambda)
+               and [ast.unparse(t) for t in node.targets] == [exercise]]
+    if not defs and not lambdas:
         yield f"does not define `{exercise}` with its own `def`"
     for node in defs:
-        if node.decorator_list:
-            yield f"wraps `{exercise}` in a decorator"
+        for decorator in node.decorator_list:
+            if not _numpy_decorator(decorator):
+                yield f"wraps `{exercise}` in a decorator (@{ast.unparse(decorator)[:40]}; NumPy's are fine)"
     for statement in tree.body:
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             if isinstance(statement, ast.AsyncFunctionDef | ast.ClassDef) and statement.name == exercise:
                 yield f"binds `{exercise}` to a class or coroutine, not its own function"
+            continue
+        if statement in lambdas and len(lambdas) == 1:
             continue
         for node in ast.walk(statement):  # statements outside any def: assignments, imports, loops
             stored = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del)
@@ -222,8 +277,78 @@ def _binding(tree: ast.Module, exercise: str) -> Iterator[str]:
             yield f"binds `{exercise}` with `:=`"
 
 
+def _numpy_decorator(node: ast.expr) -> bool:
+    """`@np.errstate(over="ignore")`, `@np.vectorize`: NumPy's, with plain arguments."""
+    if isinstance(node, ast.Call):
+        plain = all(isinstance(arg, ast.Constant) for arg in [*node.args, *(k.value for k in node.keywords)])
+        return plain and _numpy_decorator(node.func)
+    return isinstance(node, ast.Attribute) and _root_name(node) in {"np", "numpy"} \
+        and not any(part.startswith("_") for part in ast.unparse(node).split("."))
+
+
+def _aliases(tree: ast.AST, modules: set[str]) -> set[str]:
+    """Names that may stand for a module: bound from an expression that names a module other
+    than as the function of a call (`m = np`, `m = [np][0]`, `for m in [np]`, `def f(m=np)`)."""
+    aliases = set(modules)
+    for _ in range(5):  # aliases of aliases
+        before = len(aliases)
+        for node in ast.walk(tree):
+            pairs: list[tuple[ast.expr, ast.expr]] = []
+            if isinstance(node, ast.Assign):
+                pairs = [(target, node.value) for target in node.targets]
+            elif isinstance(node, ast.AnnAssign | ast.AugAssign | ast.NamedExpr) and node.value is not None:
+                pairs = [(node.target, node.value)]
+            elif isinstance(node, ast.For | ast.comprehension):
+                pairs = [(node.target, node.iter)]
+            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                pairs = [(node.optional_vars, node.context_expr)]
+            elif isinstance(node, ast.arguments):
+                positional = [*node.posonlyargs, *node.args]
+                with_default = positional[len(positional) - len(node.defaults):]
+                pairs = [(ast.Name(arg.arg), default) for arg, default in zip(with_default, node.defaults,
+                                                                               strict=True)]
+                pairs += [(ast.Name(arg.arg), default)
+                          for arg, default in zip(node.kwonlyargs, node.kw_defaults, strict=True) if default]
+            for target, value in pairs:
+                if _names_a_module(value, aliases):
+                    aliases |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        if len(aliases) == before:
+            break
+    return aliases
+
+
+def _names_a_module(value: ast.expr, modules: set[str]) -> bool:
+    """Can `value` be a module (or a part of one that a later store could change)? `np`, `[np][0]`,
+    `np.lib`, `[np.testing][0]`; not `np.zeros(3)`, `np.array([np.pi])` or `x.astype(np.float32)`."""
+    parents = {id(child): parent for parent in ast.walk(value) for child in ast.iter_child_nodes(parent)}
+    for node in ast.walk(value):
+        if not isinstance(node, ast.Name | ast.Attribute) or _root_name(node) not in modules:
+            continue
+        parent = parents.get(id(node))
+        if isinstance(parent, ast.Attribute) or isinstance(node, ast.Attribute) and isinstance(node.value,
+                                                                                               ast.Subscript):
+            continue  # part of a longer chain, judged as that
+        if isinstance(parent, ast.Call) and parent.func is node:
+            continue  # np.zeros(...): its result
+        if isinstance(node, ast.Name) or node is value:
+            return True  # the module itself, or `m = np.lib`
+        container = parent if isinstance(parent, ast.List | ast.Tuple | ast.Set | ast.Dict) else None
+        outer = parents.get(id(container)) if container is not None else None
+        if container is not None and not (isinstance(outer, ast.Call) and _root_name(outer.func) in modules):
+            return True  # [np.testing][0]
+    return False
+
+
+def _call_root(node: ast.expr) -> ast.expr:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node
+
+
 def _module_attributes(tree: ast.AST, modules: set[str]) -> Iterator[str]:
-    """Assignments (or deletions) of attributes or items of modules: `checks.relu = ...`."""
+    """Assignments (or deletions) of attributes or items of modules, or of names that may stand
+    for one: `checks.relu = ...`, `m = np; m.allclose = ...`."""
+    modules = _aliases(tree, modules)
     for node in ast.walk(tree):
         targets: list[ast.expr] = []
         if isinstance(node, ast.Assign):
@@ -341,17 +466,27 @@ def same_math(functions: list[ast.FunctionDef], exercise: str) -> Iterator[str]:
             return
 
 
+def _as_python(source: str) -> str:
+    """The cell as the Python Jupyter runs (`%config ...` becomes a call of get_ipython())."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
 def audit_source(source: str, exercise: str, lesson: dict[str, str] | None = None) -> list[str]:
     """Every reason to flag the solution cell `source` of `exercise` (none: nothing found).
     `lesson`: the names the lesson's own cells import (`lesson_imports`)."""
     lesson = lesson or {}
     try:
-        tree = ast.parse(source)
-    except SyntaxError:
+        tree = ast.parse(_as_python(source))
+    except (SyntaxError, ValueError):
         return []  # it cannot run, so its check fails: nothing to flag
     modules = {name for name, _ in imported_names(tree).items()} | set(lesson) | {"checks", "grading"}
-    reasons = [*_imports(tree), *_forbidden_names(tree), *_lesson_names(tree, exercise, lesson),
+    modules |= {"np", "numpy", "math"}
+    reasons = [*_imports(tree), *_forbidden_names(tree, modules), *_lesson_names(tree, exercise, lesson),
                *_binding(tree, exercise), *_module_attributes(tree, modules), *near_copy(tree, exercise)]
+    if "get_ipython" not in source:  # Jupyter's own translation of a magic line (`%timeit f(x)`)
+        reasons = [reason for reason in reasons if not reason.startswith("uses `get_ipython`")]
     return list(dict.fromkeys(reasons))  # each reason once, in order
 
 

@@ -6,10 +6,15 @@ student who submitted again, collected by nbgrader or copied in by hand); `--for
 all of them (after a lesson was fixed and released again). The summary says how many were
 graded, skipped and failed, and the exit status is 1 when one failed or none was graded.
 
-Each job is one ordinary `nbgrader autograde ASSIGNMENT --force` process per assignment, with
-`--CourseDirectory.student_id_exclude` leaving out the other jobs' students and those not to
-grade, so every notebook is graded exactly as a single `nbgrader autograde` would grade it, and
-no two jobs ever touch the same student's files or gradebook rows.
+Each job runs one ordinary `nbgrader autograde ASSIGNMENT --force` process per student and
+assignment to grade, with that student's id as nbgrader's `student_id` (glob characters
+escaped), so every notebook is graded exactly as a single `nbgrader autograde` would grade it,
+no two jobs ever touch the same student's files or gradebook rows, and any folder name is a
+student: ids with commas, spaces, glob characters or a leading dot (nbgrader's
+`student_id_exclude` splits on commas, and its default `*` skips dot-names: both once left
+students ungraded, silently). A folder name with a line break or another control character is
+refused by name (nbgrader cannot grade it). Every notebook is graded in the sandbox
+(`sandbox.py`) unless the teacher chooses `--no-sandbox`.
 
 Why the shared SQLite gradebook stays sound: SQLite lets one writer at a time hold the file's
 lock; the others wait. The jobs open it with `?timeout=120`, so a writer waits up to 120 s for
@@ -22,6 +27,7 @@ alone (`nbgrader db student list`), so creating or migrating it never races.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -45,13 +51,22 @@ def nbgrader_command() -> str:
 
 
 def students_of(course: Path) -> list[str]:
-    """The students with a submission: the folders in `course/submitted`."""
+    """The students with a submission: the folders in `course/submitted` (any name, a leading dot
+    too; not Jupyter's .ipynb_checkpoints)."""
     submitted = course / "submitted"
     if not submitted.is_dir():
         raise FileNotFoundError(f"{submitted} does not exist: collect the students' notebooks into "
                                 "submitted/<student>/<assignment>/ first")
     return sorted(path.name for path in submitted.iterdir()
-                  if path.is_dir() and not path.name.startswith("."))
+                  if path.is_dir() and not path.is_symlink() and path.name != ".ipynb_checkpoints")
+
+
+def refusal(student: str) -> str:
+    """Why nbgrader cannot grade a student of this id ("" when it can): a line break or another
+    control character (nbgrader's path pattern never matches it)."""
+    if any(ord(character) < 32 or ord(character) == 127 for character in student):
+        return "its folder name has a line break or another control character, which nbgrader cannot grade"
+    return ""
 
 
 def share(students: list[str], jobs: int) -> list[list[str]]:
@@ -107,10 +122,14 @@ def submissions_of(course: Path, assignments: list[str] | None) -> list[tuple[st
     return found
 
 
-def autograde(course: Path, jobs: int, assignments: list[str] | None = None, force: bool = False) -> int:
+def autograde(course: Path, jobs: int, assignments: list[str] | None = None, force: bool = False,
+              sandboxed: bool = True) -> int:
     """Autograde the submissions in `course` with `jobs` nbgrader processes: those not graded yet
     and those newer than their grade (every one with `force`). Prints how many were graded,
-    skipped (already graded) and failed; returns 0 only if nothing failed and something was graded."""
+    skipped (already graded), failed or refused; returns 0 only if nothing failed or was refused
+    and something was graded. `sandboxed=False` (--no-sandbox): the teacher's explicit choice."""
+    from nnlib.course.grading import sandbox
+
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
     course = course.resolve()
@@ -119,6 +138,10 @@ def autograde(course: Path, jobs: int, assignments: list[str] | None = None, for
         print(f"no submissions in {course / 'submitted'}")
         return 1
     asked = submissions_of(course, assignments)
+    refused = {student: why for student in students if (why := refusal(student))}
+    for student, why in refused.items():
+        print(f"refused: student {student!r}: {why}; rename the folder in submitted/", file=sys.stderr)
+    asked = [(student, name) for student, name in asked if student not in refused]
     todo = [pair for pair in asked if force or not is_current(course, *pair)]
     skipped = len(asked) - len(todo)
     if not todo:
@@ -126,6 +149,17 @@ def autograde(course: Path, jobs: int, assignments: list[str] | None = None, for
               "newer than its grade (--force regrades them)")
         return 1
     env = _environment(nbgrader)
+    if sandboxed:
+        env.pop(sandbox.NO_SANDBOX_VARIABLE, None)
+        try:
+            sandbox.check_sandbox()
+        except sandbox.SandboxUnavailable as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    else:
+        env[sandbox.NO_SANDBOX_VARIABLE] = "1"
+        print("--no-sandbox: the notebooks run with your rights, without the sandbox (your choice; the "
+              "class report says so)")
     subprocess.run([nbgrader, "db", "student", "list"], cwd=course, env=env, check=True,
                    capture_output=True)  # creates or migrates the gradebook, alone
     database = f"sqlite:///{course / 'gradebook.db'}?timeout={BUSY_TIMEOUT_SECONDS}"
@@ -133,17 +167,13 @@ def autograde(course: Path, jobs: int, assignments: list[str] | None = None, for
     logs.mkdir(exist_ok=True)
     planned = []
     for number, group in enumerate(share(sorted({student for student, _ in todo}), jobs), start=1):
-        commands = []
-        for assignment in sorted({name for _, name in todo}):
-            mine = {student for student, name in todo if name == assignment and student in group}
-            if mine:  # --force: whether to grade was decided above; the others are left out
-                others = ",".join(student for student in students if student not in mine)
-                commands.append([nbgrader, "autograde", assignment, "--force",
-                                 f"--CourseDirectory.db_url={database}",
-                                 *([f"--CourseDirectory.student_id_exclude={others}"] if others else [])])
+        # --force: whether to grade was decided above; each student by name, glob characters escaped
+        commands = [[nbgrader, "autograde", assignment, "--force", f"--CourseDirectory.db_url={database}",
+                     f"--CourseDirectory.student_id={glob.escape(student)}"]
+                    for student, assignment in sorted(todo) if student in group]
         log = logs / f"job{number}.log"
         planned.append((log, commands))
-        print(f"job {number}: {len(group)} students ({group[0]} ... {group[-1]}), log {log}")
+        print(f"job {number}: {len(group)} students ({group[0]!r} ... {group[-1]!r}), log {log}")
     start_ns, start = time.time_ns(), time.perf_counter()
     with ThreadPoolExecutor(len(planned)) as pool:  # threads only wait: each job is its own process
         codes = list(pool.map(lambda job: _run_job(job[0], job[1], course, env), planned))
@@ -155,15 +185,17 @@ def autograde(course: Path, jobs: int, assignments: list[str] | None = None, for
             print(f"job {number} failed (exit status {code}); see {planned[number - 1][0]}", file=sys.stderr)
     if failed:
         print("not graded (see the job logs): " + ", ".join(f"{s}/{a}" for s, a in failed), file=sys.stderr)
+    refusals = f", refused {len(refused)} student(s)" if refused else ""
+    seconds = time.perf_counter() - start
     print(f"graded {len(graded)}, skipped {skipped} (graded already; --force regrades them), failed "
-          f"{len(failed)} of {len(asked)} submissions, in {time.perf_counter() - start:.0f} s with "
-          f"{len(planned)} jobs")
-    return 1 if failed or any(codes) or not graded else 0
+          f"{len(failed)} of {len(asked)} submissions{refusals}, in {seconds:.0f} s with {len(planned)} jobs"
+          + ("" if sandboxed else " (without the sandbox: --no-sandbox)"))
+    return 1 if failed or refused or any(codes) or not graded else 0
 
 
 def _run_job(log: Path, commands: list[list[str]], course: Path, env: dict[str, str]) -> int:
-    """A job's nbgrader commands one after another (one per assignment); the first failure's exit
-    status (the later assignments are still graded)."""
+    """A job's nbgrader commands one after another (one per student and assignment); the first
+    failure's exit status (the others are still graded)."""
     status = 0
     with log.open("w") as handle:
         for command in commands:

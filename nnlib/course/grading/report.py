@@ -25,6 +25,7 @@ from nnlib.course import exercises
 from nnlib.course.checks.grading import HIDDEN_PREFIX
 from nnlib.course.grading.audit import METADATA_KEY
 from nnlib.course.grading.checksums import find_tampering
+from nnlib.course.grading.export import spreadsheet_safe
 from nnlib.files import atomic_write
 
 NOT_IMPLEMENTED = "not implemented"
@@ -53,6 +54,7 @@ class Outcome:
     mistake: str = ""  # what the checker said, without the case (failed, flagged or timed out)
     flag: str = ""  # why the audit flagged the answer (flagged, check deleted)
     check_edited: bool = False  # the submission changed the check cell (grading restored it)
+    sandboxed: bool = True  # False: graded with --no-sandbox (the teacher's choice)
 
 
 def _is_case(part: str) -> bool:
@@ -92,10 +94,11 @@ def _check_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     return [cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade")]
 
 
-def _outcome_of_cell(cell: nbformat.NotebookNode, exercise: str) -> tuple[str, str]:
-    """(status, mistake) of one executed check cell, before the audit's word."""
+def outcome_of_cell(cell: nbformat.NotebookNode, exercise: str) -> tuple[str, str]:
+    """(status, mistake) of one executed check cell as the notebook showed it, before the audit's
+    and the trusted run's word."""
     errors = [output for output in cell.get("outputs", []) if output.get("output_type") == "error"
-              and output.get("ename") != "AnswerFlagged"]
+              and output.get("ename") not in ("AnswerFlagged", "GradedApart")]
     if errors:
         error = errors[0]
         message = error.get("evalue", "")
@@ -138,6 +141,18 @@ def is_unwritten(source: str, exercise: str) -> bool:
     return all(empty(statement) for statement in defs[0].body)
 
 
+def _trusted_outcome(exercise: str, result: dict, shown: str) -> tuple[str, str]:
+    """(status, mistake) from the trusted run; a pass shown by the notebook but not by the
+    trusted run says so."""
+    status, message = result.get("status", "failed"), result.get("message", "")
+    if status == "passed" or status == NOT_IMPLEMENTED:
+        return status, ""
+    mistake = _TIMEOUT if status == TIMED_OUT else mistake_of(exercise, message)
+    if shown == "passed":
+        mistake = f"passed in the notebook, not in the grader's own run of its defs: {mistake}"
+    return status, mistake
+
+
 def outcomes_of(nb: nbformat.NotebookNode, student: str, lesson: str) -> list[Outcome]:
     """Each graded check of an executed notebook: passed, failed with what, not implemented
     (also a stub whose body is `pass`), flagged by the audit (with why), timed out; and each check
@@ -145,16 +160,21 @@ def outcomes_of(nb: nbformat.NotebookNode, student: str, lesson: str) -> list[Ou
     found = []
     answers = {cell.metadata["nbgrader"].get("grade_id"): cell.source for cell in nb.cells
                if cell.metadata.get("nbgrader", {}).get("solution")}
+    trusted = nb.metadata.get(METADATA_KEY, {}).get("trusted", {})
+    sandboxed = nb.metadata.get(METADATA_KEY, {}).get("sandbox") is not False
     for cell in _check_cells(nb):
         meta = cell.metadata["nbgrader"]
         exercise = meta["grade_id"].removeprefix("check_")
-        status, mistake = _outcome_of_cell(cell, exercise)
+        status, mistake = outcome_of_cell(cell, exercise)
         if status == "failed" and is_unwritten(answers.get(exercise, ""), exercise):
             status, mistake = NOT_IMPLEMENTED, ""
+        if exercise in trusted:  # the grader's own run of the answer's defs is what counts
+            status, mistake = _trusted_outcome(exercise, trusted[exercise], status)
         flag = cell.metadata.get(METADATA_KEY, {}).get("flag", "")
         if flag:
             status = FLAGGED
-        found.append(Outcome(student, lesson, exercise, float(meta.get("points", 0)), status, mistake, flag))
+        found.append(Outcome(student, lesson, exercise, float(meta.get("points", 0)), status, mistake, flag,
+                             sandboxed=sandboxed))
     audit = nb.metadata.get(METADATA_KEY, {})
     points = exercises.points()
     for exercise in audit.get("deleted_checks", []):
@@ -357,6 +377,11 @@ def markdown(summaries: list[ExerciseSummary], help_rows: list[tuple[str, str, s
     return "\n".join(lines) + "\n"
 
 
+def _safe_row(values: list) -> list:
+    """Text cells that a spreadsheet would run as formulas (a student id `=HYPERLINK(...)`) shown."""
+    return [spreadsheet_safe(value) if isinstance(value, str) else value for value in values]
+
+
 def write_csv(summaries: list[ExerciseSummary], path: Path) -> None:
     """The table's numbers, one row per exercise; every mistake with its count in the last column."""
     header = ["lesson", "exercise", "points", "students", *(status.replace(" ", "_") for status in STATUSES),
@@ -365,9 +390,9 @@ def write_csv(summaries: list[ExerciseSummary], path: Path) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
         for s in summaries:
-            writer.writerow([s.lesson, s.exercise, f"{s.points:g}", s.students,
-                             *(s.counts.get(status, 0) for status in STATUSES),
-                             "; ".join(f"{m.text} ({m.count})" for m in s.mistakes)])
+            writer.writerow(_safe_row([s.lesson, s.exercise, f"{s.points:g}", s.students,
+                                       *(s.counts.get(status, 0) for status in STATUSES),
+                                       "; ".join(f"{m.text} ({m.count})" for m in s.mistakes)]))
 
 
 def write_students_csv(outcomes: list[Outcome], path: Path) -> None:
@@ -376,7 +401,8 @@ def write_students_csv(outcomes: list[Outcome], path: Path) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["student", "lesson", "exercise", "points", "outcome", "mistake", "flag"])
         for o in sorted(outcomes, key=lambda o: (o.student, o.lesson)):
-            writer.writerow([o.student, o.lesson, o.exercise, f"{o.points:g}", o.status, o.mistake, o.flag])
+            writer.writerow(_safe_row([o.student, o.lesson, o.exercise, f"{o.points:g}", o.status, o.mistake,
+                                       o.flag]))
 
 
 _COLOURS = {"passed": "#2e9e44", "failed": "#d1362f", NOT_IMPLEMENTED: "#b9b9b9", FLAGGED: "#7b3fb5",
@@ -456,7 +482,6 @@ def plot(summaries: list[ExerciseSummary], path: Path, most_mistakes: int = 12, 
 
 def write_help_csv(rows: list[tuple[str, str, str, str, str]], path: Path) -> None:
     """`needs_help`'s rows, one per line (text that a spreadsheet would run as a formula is quoted)."""
-    from nnlib.course.grading.export import spreadsheet_safe
 
     with atomic_write(path) as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -471,6 +496,10 @@ def write_report(outcomes: list[Outcome], stem: Path, plot_figure: bool = True,
     summaries = summarise(outcomes)
     help_rows = needs_help(outcomes, missing or [])
     text = markdown(summaries, help_rows)
+    unsandboxed = sorted({o.student for o in outcomes if not o.sandboxed})
+    if unsandboxed:
+        text = ("⚠ Graded without the sandbox (--no-sandbox, the teacher's choice): "
+                f"{', '.join(unsandboxed)}\n\n" + text)
     stem.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(stem.with_suffix(".md")) as handle:
         handle.write(text)

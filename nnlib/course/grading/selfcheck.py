@@ -1,28 +1,39 @@
 """The student's self-check before handing in: `make check-my-work` or
 `python -m nnlib.course.grading validate exercises/02_forward_pass.ipynb`.
 
-It does what `nbgrader validate` does, with the course's own .venv (students have no nbgrader):
+It grades as the teacher's grading does, with the course's own .venv (students have no nbgrader),
+so that "ready to hand in" means the grade the teacher will see:
 
 1. compares every locked cell with the checksum stored in it (`checksums.find_tampering`): an
    edited or deleted check cell is named (graded, it would be restored or scored 0 and flagged);
-2. runs the notebook as it is, top to bottom, in grading mode (`NBGRADER_EXECUTION=validate`:
-   an unanswered exercise fails, hidden cases, no calls to nnlib's answers), one epoch of
-   training, and says for each check whether it passed and, if not, what it said.
+2. runs the notebook as it is, top to bottom, in grading mode (`NBGRADER_EXECUTION=validate`),
+   in the grading sandbox (`sandbox.py`), one epoch of training: its output is what the
+   feedback shows;
+3. the audit of the answers' source (`audit.py`): what grading would flag;
+4. the trusted run (`trusted.py`): each answer's own defs checked in a fresh sandboxed process,
+   which is the score.
 
-The notebook file is never changed (it runs on a copy in memory).
+A file that is not a notebook, or one whose cells are broken, gets one line, never a traceback;
+so does a cell that never ends or kills its kernel. The notebook file is never changed (it runs
+on a copy in memory). Without bubblewrap (macOS, say) the same steps run outside the sandbox and
+one line says so.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 from traitlets.config import Config
 
-from nnlib.course.grading.checksums import checksum, find_tampering
-from nnlib.course.grading.report import outcomes_of
+from nnlib.course.grading import sandbox
+from nnlib.course.grading.audit import audit_notebook
+from nnlib.course.grading.checksums import find_tampering
+from nnlib.course.grading.trusted import NOT_IMPLEMENTED, PASSED, run_trusted, student_sources
 
 # Per cell, as in the course's nbgrader_config.py.
 CELL_TIMEOUT_SECONDS = 60
@@ -38,56 +49,97 @@ class SelfCheck:
     ok: bool
 
 
-def run_notebook(nb: nbformat.NotebookNode, folder: Path, timeout: int = CELL_TIMEOUT_SECONDS) -> None:
-    """Execute `nb` in place (outputs filled in), in grading mode, in `folder`, errors kept."""
-    from nbclient import NotebookClient
+class NotANotebook(ValueError):
+    """The file cannot be checked; the message is the one line that says why."""
 
-    saved = {name: os.environ.get(name) for name in ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING")}
-    os.environ.update(NBGRADER_EXECUTION="validate", NBGRADER_VALIDATING="1")  # the kernel inherits them
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """The notebook at `path`, or NotANotebook with one line (`[]`, no cells, `"cells": null`, a
+    cell without source, broken JSON, not UTF-8)."""
+    name = path.name
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True, config=_ENCRYPTED,
-                       resources={"metadata": {"path": str(folder)}}).execute()
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as err:
+        raise NotANotebook(f"{name} cannot be read: {err.strerror or err}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise NotANotebook(f"{name} is not a notebook: its JSON is broken (a half-saved file?); open it in "
+                           "Jupyter and save it again") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise NotANotebook(f"{name} is not a notebook: it has no list of cells; get a fresh copy of the "
+                           "handout and paste your answers in")
+    for number, cell in enumerate(data["cells"], start=1):
+        source = cell.get("source") if isinstance(cell, dict) else None
+        if isinstance(source, list) and all(isinstance(part, str) for part in source):
+            source = "".join(source)
+        if not isinstance(source, str) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            raise NotANotebook(f"{name} is not a valid notebook: cell {number} has no source text or type")
+    try:
+        return nbformat.reads(json.dumps(data), as_version=4)
+    except Exception as err:  # noqa: BLE001 - nbformat's many errors: one line
+        raise NotANotebook(f"{name} is not a valid notebook: {str(err).splitlines()[0][:200]}") from None
+
+
+def run_notebook(nb: nbformat.NotebookNode, folder: Path, timeout: int = CELL_TIMEOUT_SECONDS,
+                 sandboxed: bool = True) -> str:
+    """Execute `nb` in place (outputs filled in), in grading mode, in `folder`, errors kept, in
+    the grading sandbox; "" or the one line that says why it stopped early."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    saved = {name: os.environ.get(name) for name in ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING",
+                                                     "JUPYTER_PATH", "JUPYTER_RUNTIME_DIR")}
+    os.environ.update(NBGRADER_EXECUTION="validate", NBGRADER_VALIDATING="1")  # the kernel inherits them
+    config, private = Config(), None
+    config.merge(_ENCRYPTED)
+    running = {"index": None}
+
+    def started(cell: nbformat.NotebookNode, cell_index: int, **kwargs: object) -> None:
+        running["index"] = cell_index
+
+    try:
+        if sandboxed:
+            private = sandbox.kernel_config(config)
+        kernel = sandbox.KERNEL_NAME if sandboxed else "python3"
+        client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=True,
+                                interrupt_on_timeout=True, config=config, on_cell_execute=started,
+                                resources={"metadata": {"path": str(folder)}})
+        client.execute()
+    except (DeadKernelError, RuntimeError) as err:
+        if isinstance(err, RuntimeError) and "Kernel died" not in str(err):
+            raise
+        cell = running["index"]
+        where = f"cell {cell + 1}" if cell is not None else "a cell"
+        return (f"the kernel died while running {where} (os._exit, a crash or too much memory?): the cells "
+                "after it did not run; grading checks your answers anyway")
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
+    return ""
 
 
-def restore_checks(nb: nbformat.NotebookNode, changed: list[str], deleted: list[str]) -> set[str]:
-    """Put back, in place, each changed or deleted check cell whose original can be known: a
-    check cell is `checks.<name>(<name>)`, confirmed by the checksum stored in a changed cell; a
-    deleted one goes back right after its answer cell. The grade ids put back."""
-    restored = set()
+def _locked_sources(nb: nbformat.NotebookNode) -> list[str]:
+    """The lesson's own code cells: locked, and as handed out (their checksum holds)."""
+    from nnlib.course.grading.checksums import checksum, is_locked
+
+    found = []
     for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        if grade_id in changed:
-            name = grade_id.removeprefix("check_")
-            original = nbformat.from_dict(cell)
-            original.source = f"checks.{name}({name})"
-            if checksum(original) == cell.metadata["nbgrader"].get("checksum"):
-                cell.source = original.source
-                restored.add(grade_id)
-    for grade_id in deleted:
-        name = grade_id.removeprefix("check_")
-        answer = next((k for k, cell in enumerate(nb.cells)
-                       if cell.metadata.get("nbgrader", {}).get("grade_id") == name), None)
-        if answer is None:
-            continue
-        check = nbformat.v4.new_code_cell(f"checks.{name}({name})")
-        check.metadata["nbgrader"] = {"grade": True, "grade_id": grade_id, "points": 0, "solution": False,
-                                      "locked": True}
-        nb.cells.insert(answer + 1, check)
-        restored.add(grade_id)
-    return restored
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and is_locked(cell) and meta.get("checksum") == checksum(cell):
+            found.append(cell.source)
+    return found
 
 
-def self_check(path: Path, run: bool = True) -> SelfCheck:
-    """What a student should know about notebook `path` before handing it in: changed or deleted
-    checks, then each check's verdict in grading mode, a changed or deleted check's from the
-    original check run on the student's answer."""
-    nb = nbformat.read(path, as_version=4)
+def self_check(path: Path, run: bool = True, timeout: int = CELL_TIMEOUT_SECONDS) -> SelfCheck:
+    """What a student should know about notebook `path` before handing it in."""
+    try:
+        nb = read_notebook(path)
+    except NotANotebook as problem:
+        return SelfCheck(path, [f"❌ {problem}"], False)
     tampering = find_tampering(nb)
     lines = []
     for grade_id in tampering.changed_checks:
@@ -102,21 +154,48 @@ def self_check(path: Path, run: bool = True) -> SelfCheck:
         lines.append(f"ℹ {tampering.changed_other} read-only cell(s) differ from the handout (your "
                      "experiments?): grading restores them, which changes nothing in your score")
     ok = tampering.checks_intact
-    if run:
-        restored = restore_checks(nb, tampering.changed_checks, tampering.deleted_checks)
-        run_notebook(nb, path.parent)
-        for outcome in outcomes_of(nb, "you", path.stem):
-            grade_id = f"check_{outcome.exercise}"
-            how = ("what the original check says of your answer: " if grade_id in restored else "")
-            if grade_id in tampering.changed_checks and grade_id not in restored:
-                lines.append(f"❓ {outcome.exercise}: its check was changed, so this run of it says nothing")
-            elif outcome.status == "passed":
-                lines.append(f"✅ {outcome.exercise}: {how}passed (with the hidden cases)")
-            else:
-                ok = False
-                detail = f": {outcome.mistake}" if outcome.mistake else ""
-                lines.append(f"❌ {outcome.exercise}: {how}{outcome.status}{detail}")
+    if not run:
+        return SelfCheck(path, lines, ok)
+    sandboxed = _sandbox_works(lines)
+    stopped = run_notebook(nb, path.parent, timeout=timeout, sandboxed=sandboxed)
+    if stopped:
+        lines.append(f"⚠ {stopped}")
+    flags: dict[str, list[str]] = {}
+    for flag in audit_notebook(nb):
+        flags.setdefault(flag.exercise, []).append(flag.reason)
+    exercises = [cell.metadata["nbgrader"]["grade_id"] for cell in nb.cells
+                 if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code"]
+    lesson = _locked_sources(nb)
+    trusted = run_trusted(path.parent, lesson, student_sources(nb.cells, lesson), exercises,
+                          sandboxed=sandboxed)
+    for exercise in exercises:
+        result = trusted[exercise]
+        if exercise in flags:
+            ok = False
+            lines.append(f"⚑ {exercise}: grading flags it for your teacher, who grades it by hand (0 points "
+                         f"until then): {'; '.join(flags[exercise])}")
+        elif result.status == PASSED:
+            lines.append(f"✅ {exercise}: passed (with the hidden cases)")
+        else:
+            ok = False
+            message = result.message.removeprefix(f"{exercise}: ")
+            detail = "" if result.status == NOT_IMPLEMENTED else f": {message}"
+            lines.append(f"❌ {exercise}: {result.status}{detail}")
+    beside = [entry for entry in path.parent.iterdir()
+              if entry.suffix == ".py" and entry.is_file() or (entry / "__init__.py").is_file()]
+    if beside:
+        lines.append(f"ℹ the grader uses only this notebook: put helpers in it ({beside[0].name} beside it "
+                     "is not used)")
     return SelfCheck(path, lines, ok)
+
+
+def _sandbox_works(lines: list[str]) -> bool:
+    try:
+        sandbox.check_sandbox()
+    except sandbox.SandboxUnavailable:
+        lines.append("ℹ no grading sandbox here (bubblewrap is missing): the same steps run without it")
+        return False
+    return True
 
 
 def main(paths: list[Path], run: bool = True) -> int:
@@ -130,6 +209,6 @@ def main(paths: list[Path], run: bool = True) -> int:
         print(f"{path}: checking (runs the notebook in grading mode; up to a few minutes)...", flush=True)
         result = self_check(path, run=run)
         print("\n".join(f"  {line}" for line in result.lines))
-        print(f"  {'ready to hand in' if result.ok else 'not ready yet: see the ❌ lines above'}")
+        print(f"  {'ready to hand in' if result.ok else 'not ready yet: see the ❌ and ⚑ lines above'}")
         all_ok = all_ok and result.ok
     return 0 if all_ok else 1
