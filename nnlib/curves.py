@@ -16,6 +16,18 @@ from matplotlib.ticker import LogFormatter, MaxNLocator
 
 from nnlib.train import History
 
+# The course's one palette, in every figure of the lessons and the README (nnlib.course.plots uses
+# it too): Okabe and Ito's eight colours, which stay distinguishable with the common colour-vision
+# deficiencies. Runs take them in this order; the names are the ones the lessons' text uses.
+PALETTE = {"blue": "#0072B2", "orange": "#E69F00", "bluish green": "#009E73", "vermillion": "#D55E00",
+           "reddish purple": "#CC79A7", "sky blue": "#56B4E9", "yellow": "#F0E442", "black": "#000000"}
+
+
+def palette_color(index: int) -> str:
+    """The `index`-th colour of PALETTE (round again after the eighth)."""
+    colors = list(PALETTE.values())
+    return colors[index % len(colors)]
+
 
 class _DecimalLogFormatter(LogFormatter):
     """Log-axis tick labels as plain decimals (0.4, 0.05) instead of 4×10⁻¹; which minor ticks
@@ -42,7 +54,7 @@ def _accuracy_limits(ax: Axes, histories: Mapping[str, History]) -> None:
     below = [(index, name, h.train_acc[0] * 100) for index, (name, h) in enumerate(histories.items())
              if len(h.train_acc) > 1 and h.train_acc[0] * 100 < bottom]
     for index, _, _ in below:
-        ax.plot(1, bottom, marker="v", markersize=8, color=f"C{index}", clip_on=False, zorder=5)
+        ax.plot(1, bottom, marker="v", markersize=8, color=palette_color(index), clip_on=False, zorder=5)
     if below:
         # Below the x-axis label, where it cannot run into the curves or the legend.
         ax.annotate(f"▼ epoch 1, training: {_first_epoch_values(below, len(histories))}",
@@ -70,7 +82,7 @@ def draw_learning_curves(fig: Figure, histories: Mapping[str, History],
     """
     ax_loss, ax_acc = fig.subplots(1, 2)
     for index, (name, history) in enumerate(histories.items()):
-        color = f"C{index}"
+        color = palette_color(index)
         epochs = np.arange(1, history.epochs + 1)
         dot = "o" if history.epochs == 1 else ""  # a line needs two epochs; one is a point (a quick run)
         ax_loss.plot(epochs, history.train_loss, f"{dot}--", color=color, alpha=0.7, label=f"{name} train")

@@ -1,4 +1,5 @@
-"""Every figure of nnlib.course.plots: drawn without error, labelled, kept out of pyplot, free of mathtext.
+"""Every figure of nnlib.course.plots: drawn without error, labelled, kept out of pyplot, free of mathtext,
+in the course's colour-blind-safe palette.
 
 Mathtext matters because JupyterLab runs widget callbacks in a kernel subshell, a thread of
 their own, while cells keep running in the main thread: matplotlib's mathtext parser is one
@@ -9,15 +10,20 @@ fail inside it. nnlib's figures therefore write no mathtext at all.
 from __future__ import annotations
 
 import io
+import json
+import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 from matplotlib import _mathtext
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 
 from nnlib.course import plots
+from nnlib.curves import PALETTE
 from nnlib.optim import cosine_schedule, step_schedule
 from nnlib.train import History
 
@@ -33,6 +39,7 @@ def history(epochs: int, shift: float = 0.0) -> History:
                    epoch_time=[1.0] * epochs)
 
 
+ROOT = Path(__file__).resolve().parent.parent
 RNG = np.random.default_rng(0)
 IMAGES = RNG.random((30, 784)).astype(np.float32)
 LABELS = np.arange(30) % 10
@@ -150,3 +157,41 @@ def test_learning_curves_mention_l2_only_where_a_run_can_use_it():
     without = plots.learning_curves(runs, l2=False)
     assert without.axes[0].get_title() == "Loss (cross-entropy)"
     assert "L2" not in without.alt_text and "Loss (cross-entropy)" in without.alt_text
+
+
+def _chromatic(color) -> bool:
+    """Not white, black or a grey (those are for axes, guides and 'the others')."""
+    r, g, b = to_rgb(color)
+    return max(r, g, b) - min(r, g, b) > 0.02
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_lines_bars_and_labels_are_drawn_in_the_course_palette(name):
+    """One colour-blind-safe palette (Okabe-Ito, nnlib.curves.PALETTE) in every figure: no
+    matplotlib default colour (tab:blue ...), no red next to green. Colour maps (digits, weights,
+    the confusion matrix) are not lines and are checked by eye."""
+    palette = {to_hex(c) for c in PALETTE.values()}
+    fig = FIGURES[name]()
+    used = set()
+    for ax in fig.axes:
+        used.update(to_hex(line.get_color()) for line in ax.lines if _chromatic(line.get_color()))
+        used.update(to_hex(patch.get_facecolor(), keep_alpha=False) for patch in ax.patches
+                    if patch.get_visible() and _chromatic(patch.get_facecolor()))
+        texts = [*ax.texts, ax.title]
+        used.update(to_hex(text.get_color()) for text in texts if _chromatic(text.get_color()))
+    assert used <= palette, f"{name}: colours outside the palette {sorted(used - palette)}"
+
+
+def test_a_colour_given_by_palette_name_is_the_palettes():
+    fig = plots.lr_schedules({"cosine": cosine_schedule(0.1, 50)}, 50, colors={"cosine": "vermillion"})
+    assert to_hex(fig.axes[0].lines[0].get_color()) == PALETTE["vermillion"].lower()
+
+
+def test_the_lessons_name_palette_colours_not_matplotlibs():
+    """A lesson picks colours by the palette's names ("blue", "bluish green"), never matplotlib's
+    cycle ("C2") or tab colours, which are not colour-blind safe and which its text cannot name."""
+    default = re.compile(r"""["'](C\d|tab:\w+|darkgreen|firebrick)["']""")
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert not default.findall(code), f"{notebook.name}: {sorted(set(default.findall(code)))}"

@@ -11,7 +11,6 @@ import io
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
-import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
@@ -24,7 +23,7 @@ from matplotlib.ticker import (
     LogLocator,
 )
 
-from nnlib.curves import decimal_log_labels, draw_learning_curves
+from nnlib.curves import PALETTE, decimal_log_labels, draw_learning_curves, palette_color
 from nnlib.train import History
 
 
@@ -239,11 +238,11 @@ def class_balance(labels_by_split: Mapping[str, np.ndarray], classes: int = 10) 
         counts = np.bincount(np.asarray(labels), minlength=classes)
         offset = (index - (len(labels_by_split) - 1) / 2) * width
         label = f"{split} ({len(labels):,})"
-        ax_count.bar(digits + offset, counts, width, label=label, color=f"C{index}")
+        ax_count.bar(digits + offset, counts, width, label=label, color=palette_color(index))
         share = 100 * counts / max(len(labels), 1)
         shares.append(share)
         ax_share.bar(digits + offset, share - balanced, width, bottom=balanced, label=label,
-                     color=f"C{index}")
+                     color=palette_color(index))
     ax_share.axhline(balanced, color="black", linestyle="--", linewidth=1, label="perfectly balanced")
     spread = max((float(np.abs(s - balanced).max()) for s in shares), default=0.0)
     margin = max(2.0, np.ceil(spread + 0.5))  # at least balanced ± 2 points: 8-12% for 10 classes
@@ -282,7 +281,7 @@ def pixel_histogram(counts: np.ndarray) -> Figure:
     """Bar chart of how often each raw pixel value 0..255 occurs (`counts`: `(256,)`), log scale."""
     counts = np.asarray(counts)
     fig, ax = _subplots(figsize=(8, 3.4))
-    ax.bar(np.arange(len(counts)), counts, width=1.0, color="C0")
+    ax.bar(np.arange(len(counts)), counts, width=1.0, color=PALETTE["blue"])
     ax.set(
         xlabel="raw pixel value (0 = paper, 255 = ink)",
         ylabel="number of pixels (log scale)",
@@ -306,8 +305,8 @@ def activation_functions(x_range: tuple[float, float] = (-4.0, 4.0)) -> Figure:
     }
     fig, (ax_f, ax_d) = _subplots(1, 2, figsize=(11, 3.8))
     for index, (name, (value, derivative)) in enumerate(curves.items()):
-        ax_f.plot(x, value, color=f"C{index}", linewidth=2, label=name)
-        ax_d.plot(x, derivative, color=f"C{index}", linewidth=2, label=name.split()[0])
+        ax_f.plot(x, value, color=palette_color(index), linewidth=2, label=name)
+        ax_d.plot(x, derivative, color=palette_color(index), linewidth=2, label=name.split()[0])
     ax_f.set(xlabel="input x", ylabel="f(x)", title="Activation functions", ylim=(-1.5, 4.2))
     ax_d.set(xlabel="input x", ylabel="f'(x)", title="Their derivatives", ylim=(-0.1, 1.15))
     for ax in (ax_f, ax_d):
@@ -331,7 +330,7 @@ def activation_stds(
     fig, ax = _subplots(figsize=(8, 4))
     for index, (name, stds) in enumerate(stds_by_init.items()):
         layers = np.arange(1, len(stds) + 1)
-        ax.plot(layers, stds, "o-", color=f"C{index}", label=name)
+        ax.plot(layers, stds, "o-", color=palette_color(index), label=name)
     ax.set(
         xlabel="layer",
         ylabel="std of the activations (log scale)",
@@ -354,7 +353,7 @@ def predicted_probabilities(
 ) -> Figure:
     """Each image `(n, 784)` above a bar chart of its predicted probabilities `(n, classes)`.
 
-    The bar of the true label is green, the others grey; the dashed line is the
+    The bar of the true label is bluish green, the others grey; the dashed line is the
     uniform guess 1 / classes.
     """
     images = _as_square_images(images)
@@ -368,7 +367,7 @@ def predicted_probabilities(
         ax_img.imshow(images[index], cmap=DIGIT_CMAP)
         _hide_ticks(ax_img)
         ax_img.set_title(f"label {int(labels[index])}", fontsize=10)
-        colors = ["C2" if k == labels[index] else "0.6" for k in range(classes)]
+        colors = [PALETTE["bluish green"] if k == labels[index] else "0.6" for k in range(classes)]
         ax_bar.bar(np.arange(classes), probs[index], color=colors)
         ax_bar.axhline(1 / classes, color="black", linestyle="--", linewidth=1)
         ax_bar.set_xticks(np.arange(classes))
@@ -390,8 +389,10 @@ DIVERGED_STEPS_SHOWN = 15  # a diverging path is drawn only this far: later it w
 
 
 def _color_of(name: str, index: int, colors: Mapping[str, str] | None) -> str:
-    """The colour given for `name`, else the `index`-th colour of matplotlib's cycle."""
-    return (colors or {}).get(name, f"C{index}")
+    """The colour given for `name` (a PALETTE name, or any matplotlib colour), else the palette's
+    `index`-th."""
+    color = (colors or {}).get(name)
+    return palette_color(index) if color is None else PALETTE.get(color, color)
 
 
 def optimizer_paths(
@@ -459,8 +460,8 @@ def optimizer_paths(
         ax_map.plot(*start, "ks", markersize=7, label="start", zorder=7)
         ax_map.plot([], [], "o", color="white", markeredgecolor="black", markersize=8, label="end of a path")
     if minimum is not None:
-        ax_map.plot(*minimum, "*", color="gold", markeredgecolor="black", markersize=14, label="minimum",
-                    zorder=7)
+        ax_map.plot(*minimum, "*", color=PALETTE["yellow"], markeredgecolor="black", markersize=14,
+                    label="minimum", zorder=7)
     # Plain Unicode, not mathtext, which is not thread-safe (see one_at_a_time).
     ax_map.set(xlim=xlim, ylim=ylim, xlabel="w₁", ylabel="w₂", title="Paths over the loss contours")
     ax_map.set_aspect("equal")
@@ -563,7 +564,7 @@ def confusion_matrix(
     np.fill_diagonal(mistakes, np.nan)
     fig, ax = _subplots(figsize=(7.5, 6.5))
     image = ax.imshow(mistakes, cmap="Reds", vmin=0, vmax=max(np.nanmax(mistakes), 1))
-    correct_color = matplotlib.colormaps["Greens"](0.25)
+    correct_color = "0.88"  # grey, not green beside the red mistakes (colour-blind readers)
     for i in range(classes):
         ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, color=correct_color))
     threshold = 0.6 * np.nanmax(mistakes) if np.nanmax(mistakes) > 0 else 1
@@ -616,7 +617,7 @@ def confident_mistakes(
         predicted = int(np.argmax(probs[index]))
         ax.imshow(_as_square_images(images[index : index + 1])[0], cmap=DIGIT_CMAP)
         ax.set_title(f"true {labels[index]}, pred {predicted}\n{_percent_sure(probs[index, predicted])}",
-                     fontsize=8.5, color="firebrick")
+                     fontsize=8.5, color=PALETTE["vermillion"])
     fig.suptitle(title)
     return _finished(fig)
 
@@ -634,7 +635,7 @@ def digit_probabilities(
 ) -> Figure:
     """One digit (784 or 28x28) and a bar chart of its predicted class probabilities `(classes,)`.
 
-    The predicted class is drawn in red if it is wrong, the true class in green.
+    The predicted class is drawn in vermillion if it is wrong, the true class in bluish green.
     """
     probs = np.asarray(probs)
     predicted = int(np.argmax(probs))
@@ -647,9 +648,9 @@ def digit_probabilities(
     ax_image.set_title(f"{truth}predicted {predicted}", fontsize=10)
     colors = ["lightgrey"] * len(probs)
     if label is not None:
-        colors[label] = "tab:green"
+        colors[label] = PALETTE["bluish green"]
     if label is None or predicted != label:
-        colors[predicted] = "tab:red"
+        colors[predicted] = PALETTE["vermillion"]
     bars = ax_bars.bar(range(len(probs)), probs, color=colors, edgecolor="black", linewidth=0.5)
     for bar, p in zip(bars, probs, strict=True):
         if p >= 0.005:
@@ -682,7 +683,7 @@ def gradcheck_vs_epsilon(
     fig, ax = _subplots(figsize=(8, 5))
     for index, (name, values) in enumerate(errors.items()):
         values = np.maximum(np.asarray(values, dtype=float), 1e-17)  # an exact 0 has no log
-        color = f"C{index}"
+        color = palette_color(index)
         best = int(np.argmin(values))
         ax.loglog(epsilons, values, "o-", color=color,
                   label=f"{name}: smallest error {values[best]:.0e} at ε = {epsilons[best]:.0e} (★)")
@@ -768,8 +769,8 @@ def weight_histograms(
             w = weights[column]
             peak = max(peak, int(np.histogram(w, bins=edges)[0].max()))
             rms = float(np.sqrt(np.mean(w.astype(np.float64) ** 2)))
-            ax.hist(w.ravel(), bins=edges, histtype="stepfilled", alpha=0.3, color=f"C{index}")
-            ax.hist(w.ravel(), bins=edges, histtype="step", color=f"C{index}",
+            ax.hist(w.ravel(), bins=edges, histtype="stepfilled", alpha=0.3, color=palette_color(index))
+            ax.hist(w.ravel(), bins=edges, histtype="step", color=palette_color(index),
                     label=f"{name} (rms {rms:.3f})")
         shape = "×".join(str(n) for n in runs[next(iter(runs))][column].shape)
         # A log scale shows the tails, where L2 makes the difference: the large weights.
