@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -21,7 +22,9 @@ NOTIFICATIONS = "@jupyterlab/apputils-extension:notification"
 def make_lab_command() -> list[str]:
     """The command `make lab` runs (its last line under `make -n`), as a list with its variables."""
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
-    dry_run = subprocess.run(["make", "--no-print-directory", "-n", "lab"], cwd=ROOT, env=env,
+    # The environment running these tests: .venv, or .venv-3.13 under `make test VENV=.venv-3.13`.
+    venv = f"VENV={sys.prefix}"
+    dry_run = subprocess.run(["make", "--no-print-directory", "-n", "lab", venv], cwd=ROOT, env=env,
                              capture_output=True, text=True, check=True)
     line = dry_run.stdout.strip().splitlines()[-1]
     assert " lab " in line, f"`make -n lab` ends with {line!r}"
