@@ -44,12 +44,31 @@ ACCURACY = re.compile(r"(?:validation accuracy|val acc)\D{0,12}?(\d+\.\d+)%")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def chromium_threads() -> dict[tuple[int, int], tuple[str, float]]:
-    """{(pid, tid): (thread name, CPU seconds)} of every Chromium thread."""
-    found = {}
+def descendants(root: int) -> set[int]:
+    """The process ids under `root` (this script's Chromium, not other Chromiums on the machine)."""
+    parents = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
+        try:
+            stat = (proc / "stat").read_text()
+            parents[int(proc.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+        except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError):
+            continue
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        found.update(children)
+        todo.extend(children)
+    return found
+
+
+def chromium_threads() -> dict[tuple[int, int], tuple[str, float]]:
+    """{(pid, tid): (thread name, CPU seconds)} of every thread of this script's Chromium."""
+    found = {}
+    for pid in descendants(os.getpid()):
+        proc = Path("/proc") / str(pid)
         try:
             if "chromium" not in (proc / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace"):
                 continue

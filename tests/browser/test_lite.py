@@ -3,7 +3,8 @@
 The site is served from localhost; every other request is blocked (and counted as a failure).
 Two notebooks run with Run All, as a learner would click it: the student version of lesson
 02 (its checkers answer "not implemented yet", nothing crashes) and the lesson with solutions
-in LESSON (its checks pass, its browser-sized training learns, with progress bar widgets). One slider is
+in LESSON (its checks pass, its training learns in a quick run of 1 epoch, with progress bar widgets;
+`make bench-lite-lessons` runs every lesson with its own browser epochs). One slider is
 moved and must redraw its figure. No Python error may show, no request may fail. Screenshots go to
 build/browser-screenshots/lite/ (or $BROWSER_SCREENSHOTS/lite/); timings are printed.
 
@@ -120,6 +121,17 @@ def open_notebook(watched: Watched, relative: str) -> float:
     return time.monotonic() - started
 
 
+def quick_run(page, epochs: int) -> None:
+    """Insert a first cell that sets NNLIB_EPOCHS (as a learner may), so that Run All trains `epochs`
+    epochs instead of the lesson's browser count (lesson 03 trains its full 6 there: too long for CI)."""
+    notebook(page).locator(".jp-Cell").first.click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("a")  # a new cell above, in command mode
+    page.keyboard.press("Enter")
+    page.keyboard.type(f'import os; os.environ["NNLIB_EPOCHS"] = "{epochs}"')
+    page.keyboard.press("Escape")
+
+
 def run_all(page) -> float:
     """Run all cells; wait until every code cell has run. Returns the seconds it took."""
     started = time.monotonic()
@@ -210,6 +222,7 @@ def test_lesson_with_solutions_learns_in_the_browser(site, browser):
     watched = Watched(browser, site)
     try:
         load = open_notebook(watched, LESSON)
+        quick_run(watched.page, 1)
         took = run_all(watched.page)
         print(f"\n{LESSON}: cold load to an idle kernel {load:.0f} s, Run All {took:.0f} s")
         text = output_text(watched.page)
