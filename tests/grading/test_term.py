@@ -155,6 +155,8 @@ def test_the_parallel_runner_says_what_it_graded_skipped_and_failed(term):
             in first.stdout)
     assert again.returncode == 1
     assert "graded nothing: all 4 submissions asked for are graded already" in again.stdout
+    for log in (term["course"] / "autograde_logs").glob("*.log"):  # kernels over CurveZMQ
+        assert "without encryption" not in log.read_text(), log
 
 
 def test_the_newest_submission_is_graded_and_a_late_one_is_late(term):
