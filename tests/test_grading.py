@@ -94,6 +94,15 @@ def test_an_exercise_is_declared_once_with_a_known_lesson():
         exercises.declare(dataclasses.replace(relu, checker=_stand_in_checker))
     with pytest.raises(ValueError, match="unknown lesson '02_forward'"):
         exercises.declare(dataclasses.replace(relu, lesson="02_forward"))
+    with pytest.raises(ValueError, match="unknown stage 'forward'"):
+        exercises.declare(dataclasses.replace(relu, piece="forward"))
+
+
+def test_every_piece_of_your_network_is_in_a_stage_the_verdicts_name():
+    stages = exercises.stages()
+    assert sorted(name for names in stages.values() for name in names) == sorted(exercises.pieces())
+    assert stages["forward pass"] == ("linear_forward", "relu", "forward_layers", "dropout_forward")
+    assert stages["epoch loop"] == ("batch_indices", "train_epoch")
     with pytest.raises(KeyError, match="declared by their checker's decorator"):
         exercises.exercise("brand_new")
 

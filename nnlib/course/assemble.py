@@ -73,17 +73,6 @@ NNLIB_VERSIONS: dict[str, Callable] = {
     ) for name in names
 }
 
-# The parts of a training run, and the pieces that do each (for the verdict's "what ran" line).
-STAGES = {
-    "forward pass": ("forward_layers", "linear_forward", "relu", "dropout_forward"),
-    "loss": ("cross_entropy",),
-    "probabilities": ("softmax",),
-    "backward pass": ("backward_layers", "linear_backward", "relu_backward", "dropout_backward",
-                      "softmax_cross_entropy_backward"),
-    "L2": ("l2_penalty", "add_l2_grad"),
-    "training step": ("train_step", "sgd_momentum_step", "adam_step", "cosine_lr"),
-    "epoch loop": ("train_epoch", "batch_indices"),
-}
 # What nnlib still does in a run of your network (the verdict names it).
 HARNESS = "the progress bar, the history, Ctrl-C, the divergence check and counting the validation accuracy"
 
@@ -273,7 +262,7 @@ class Pieces:
         """Which parts of a run were your code and which nnlib's, among the pieces `names`."""
         names = self._judged(names)
         yours, nnlibs = [], []
-        for stage, members in STAGES.items():
+        for stage, members in exercises.stages().items():
             present = [name for name in members if name in names]
             borrowed = [name for name in present if name in self.borrowed]
             if borrowed:

@@ -21,6 +21,9 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# The parts of a training run, in the order a verdict names them; each piece belongs to one.
+STAGES = ("forward pass", "loss", "probabilities", "backward pass", "L2", "training step", "epoch loop")
+
 # The lessons in course order (notebook file stems).
 LESSONS = ("00_start_here", "01_data", "02_forward_pass", "03_backprop", "04_dropout",
            "05_l2_regularization", "06_optimizers", "07_results")
@@ -33,7 +36,8 @@ class Exercise:
     `name`: the function the learner writes; also the nbgrader grade id of its answer cell (the
     check cell's is `check_<name>`). `lesson`: the notebook's file stem. `references`: nnlib's
     (or a library's) own versions as "module:qualified.name"; calling one cannot earn the points,
-    and a pasted copy of one is flagged. `piece`: part of "your network" from lesson 03 on.
+    and a pasted copy of one is flagged. `piece`: the stage of a training run (`STAGES`) it does
+    in "your network" from lesson 03 on, or None when it is not part of that network.
     `may_use`: names the lesson imports that the answer is meant to call (the audit allows them).
     """
 
@@ -41,7 +45,7 @@ class Exercise:
     lesson: str
     points: int
     references: tuple[str, ...]
-    piece: bool
+    piece: str | None
     may_use: frozenset[str]
     checker: Callable[..., None]
 
@@ -74,6 +78,9 @@ def declare(exercise: Exercise) -> None:
     if exercise.lesson not in LESSONS:
         raise ValueError(f"exercise {exercise.name!r}: unknown lesson {exercise.lesson!r}; "
                          f"the lessons are {', '.join(LESSONS)}")
+    if exercise.piece is not None and exercise.piece not in STAGES:
+        raise ValueError(f"exercise {exercise.name!r}: unknown stage {exercise.piece!r}; "
+                         f"the stages are {', '.join(STAGES)}")
     if exercise.points < 1:
         raise ValueError(f"exercise {exercise.name!r}: points must be 1 or more, got {exercise.points}")
     known = _declared.get(exercise.name)
@@ -120,6 +127,11 @@ def pieces() -> dict[str, str]:
 TABLE_START = ("<!-- points table: generated from nnlib/course/exercises.py by `make exercises`; "
                "do not edit -->")
 TABLE_END = "<!-- end of points table -->"
+
+
+def stages() -> dict[str, tuple[str, ...]]:
+    """Each stage of a training run -> the pieces that do it, in course order."""
+    return {stage: tuple(e.name for e in all_exercises() if e.piece == stage) for stage in STAGES}
 
 
 def points_table() -> str:

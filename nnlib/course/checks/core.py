@@ -39,14 +39,15 @@ def checker(
     lesson: str | None = None,
     points: int = 1,
     references: tuple[str, ...] = (),
-    piece: bool = False,
+    piece: str | None = None,
     may_use: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., str]], Callable[..., None]]:
     """Turn `check(fn) -> description of what passed` into a checker that prints one line.
 
     With a `lesson`, this is also the exercise's one declaration in the registry
-    (`nnlib.course.exercises`): its points, nnlib's own versions (`references`), whether it is a
-    piece of "your network" and which lesson imports its answer may call (`may_use`)."""
+    (`nnlib.course.exercises`): its points, nnlib's own versions (`references`), the stage of
+    "your network" it does (`piece`, e.g. "forward pass") and which lesson imports its answer
+    may call (`may_use`)."""
 
     def wrap(check: Callable[..., str]) -> Callable[..., None]:
         @functools.wraps(check)

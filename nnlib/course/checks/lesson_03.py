@@ -45,7 +45,7 @@ def _expect_order(parts: tuple[np.ndarray, ...], expected: tuple[np.ndarray, ...
          lesson="03_backprop",
          points=2,
          references=("nnlib.layers:linear_backward", "nnlib.layers:Linear.backward"),
-         piece=True)
+         piece="backward pass")
 def linear_backward(fn: Callable) -> str:
     """Lesson 03: `linear_backward(dy (N, n_out), x (N, n_in), W (n_in, n_out)) -> (dx, dW, db)`."""
     from nnlib.layers import Linear
@@ -106,7 +106,7 @@ def linear_backward(fn: Callable) -> str:
          lesson="03_backprop",
          points=1,
          references=("nnlib.layers:relu_backward", "nnlib.layers:ReLU.backward"),
-         piece=True)
+         piece="backward pass")
 def relu_backward(fn: Callable) -> str:
     """Lesson 03: `relu_backward(dy, x) -> dx`, all `(batch, features)`: dy where x > 0, else 0."""
     from nnlib.layers import ReLU
@@ -148,7 +148,7 @@ def relu_backward(fn: Callable) -> str:
          points=2,
          references=("nnlib.losses:softmax_cross_entropy_backward",
                      "nnlib.losses:SoftmaxCrossEntropy.backward"),
-         piece=True,
+         piece="backward pass",
          may_use=("softmax",))
 def softmax_cross_entropy_backward(fn: Callable) -> str:
     """Lesson 03: `softmax_cross_entropy_backward(logits (batch, classes), labels (batch,))`
@@ -289,7 +289,7 @@ def _one_sided(f: Callable[[], float], x: np.ndarray, eps: float, direction: int
          lesson="03_backprop",
          points=1,
          references=("nnlib.train:train_step", "nnlib.train:fit"),
-         piece=True)
+         piece="training step")
 def train_step(fn: Callable) -> str:
     """Lesson 03: `train_step(model, loss_fn, xb (N, features), yb (N,), lr) -> (loss, logits)`:
     one step of plain SGD (forward in training mode, loss, backward, `value -= lr * grad`).

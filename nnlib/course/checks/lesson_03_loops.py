@@ -120,7 +120,7 @@ def _names(indices: list[int]) -> str:
          lesson="03_backprop",
          points=1,
          references=("nnlib.network:forward_layers", "nnlib.network:Sequential.forward"),
-         piece=True)
+         piece="forward pass")
 def forward_layers(fn: Callable) -> str:
     """Lesson 03: `forward_layers(layers, x (N, in), training) -> y (N, out)`: every layer's
     `forward(x, training=training)`, first to last, each on the output of the one before."""
@@ -196,7 +196,7 @@ def _real_network_forward(fn: Callable, rng: np.random.Generator) -> str:
          lesson="03_backprop",
          points=1,
          references=("nnlib.network:backward_layers", "nnlib.network:Sequential.backward"),
-         piece=True)
+         piece="backward pass")
 def backward_layers(fn: Callable) -> str:
     """Lesson 03: `backward_layers(layers, dy (N, out)) -> dx (N, in)`: every layer's
     `backward(dy)`, last to first, each on the gradient the layer after it returned."""
@@ -263,7 +263,7 @@ def _real_network_backward(fn: Callable, rng: np.random.Generator) -> str:
          lesson="03_backprop",
          points=1,
          references=("nnlib.data:batch_indices", "nnlib.data:minibatches"),
-         piece=True)
+         piece="epoch loop")
 def batch_indices(fn: Callable) -> str:
     """Lesson 03: `batch_indices(n, batch_size, rng) -> list of index arrays`: 0..n-1 shuffled by
     `rng`, cut into batches of `batch_size`, the last one holding the rest."""
@@ -396,7 +396,7 @@ class _LoggingStep:
          lesson="03_backprop",
          points=2,
          references=("nnlib.train:fit",),
-         piece=True)
+         piece="epoch loop")
 def train_epoch(fn: Callable) -> str:
     """Lesson 03: `train_epoch(model, loss_fn, x (n, features), y (n,), batch_size, lr, rng, step)
     -> (loss, accuracy)`: `step` on every mini-batch of a new shuffle, the epoch's mean loss (weighted

@@ -22,7 +22,7 @@ from nnlib.course.checks.core import (
          lesson="04_dropout",
          points=2,
          references=("nnlib.layers:dropout_forward", "nnlib.layers:Dropout.forward"),
-         piece=True)
+         piece="forward pass")
 def dropout_forward(fn: Callable) -> str:
     """Lesson 04: `dropout_forward(x, p, rng, training) -> (y, mask)`, inverted dropout.
 
@@ -125,7 +125,7 @@ def dropout_forward(fn: Callable) -> str:
          lesson="04_dropout",
          points=1,
          references=("nnlib.layers:dropout_backward", "nnlib.layers:Dropout.backward"),
-         piece=True)
+         piece="backward pass")
 def dropout_backward(fn: Callable) -> str:
     """Lesson 04: `dropout_backward(dy, mask) -> dx`; mask from `dropout_forward` (None in evaluation)."""
     from nnlib.layers import Dropout

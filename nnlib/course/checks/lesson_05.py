@@ -55,7 +55,7 @@ def summation_rtol(dtype: np.dtype, terms: int) -> float:
          lesson="05_l2_regularization",
          points=1,
          references=("nnlib.losses:l2_penalty",),
-         piece=True)
+         piece="L2")
 def l2_penalty(fn: Callable) -> str:
     """Lesson 05: `l2_penalty(params, lam) -> float`, `0.5 * lam * sum(W**2)` over the weight
     matrices among `params` (2-D), skipping the biases (1-D)."""
@@ -123,7 +123,7 @@ def l2_penalty(fn: Callable) -> str:
          lesson="05_l2_regularization",
          points=1,
          references=("nnlib.losses:add_l2_grad",),
-         piece=True)
+         piece="L2")
 def add_l2_grad(fn: Callable) -> str:
     """Lesson 05: `add_l2_grad(params, lam) -> None`: adds `lam * W` in place to the `.grad` of
     every weight matrix (2-D) among `params`, and leaves the biases (1-D) alone."""

@@ -277,7 +277,7 @@ def train_val_split(fn: Callable) -> str:
          lesson="02_forward_pass",
          points=1,
          references=("nnlib.layers:linear_forward", "nnlib.layers:Linear.forward"),
-         piece=True)
+         piece="forward pass")
 def linear_forward(fn: Callable) -> str:
     """Lesson 02: `linear_forward(x (N, n_in), W (n_in, n_out), b (n_out,)) -> (N, n_out)`."""
     from nnlib.layers import Linear
@@ -318,7 +318,7 @@ def linear_forward(fn: Callable) -> str:
 
 @checker("relu", lesson="02_forward_pass", points=1,
          references=("nnlib.layers:relu", "nnlib.layers:ReLU.forward"),
-         piece=True)
+         piece="forward pass")
 def relu(fn: Callable) -> str:
     """Lesson 02: `relu(x) -> max(x, 0)`, elementwise, same shape and dtype."""
     from nnlib.layers import ReLU
@@ -359,7 +359,7 @@ _KEEPDIMS_HINT = ("a row's maximum or sum, z.max(axis=1) or .sum(axis=1), has sh
          lesson="02_forward_pass",
          points=1,
          references=("nnlib.losses:softmax", "nnlib.losses:log_softmax"),
-         piece=True)
+         piece="probabilities")
 def softmax(fn: Callable) -> str:
     """Lesson 02: `softmax(z (N, classes)) -> (N, classes)`, each row sums to 1."""
     from nnlib.losses import softmax as reference
@@ -410,7 +410,7 @@ def softmax(fn: Callable) -> str:
          points=1,
          references=("nnlib.losses:cross_entropy", "nnlib.losses:log_softmax",
                      "nnlib.losses:SoftmaxCrossEntropy.forward"),
-         piece=True)
+         piece="loss")
 def cross_entropy(fn: Callable) -> str:
     """Lesson 02: `cross_entropy(logits (N, classes), labels (N,)) -> float`, the mean loss."""
     from nnlib.losses import cross_entropy as reference

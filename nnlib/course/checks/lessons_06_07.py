@@ -90,7 +90,7 @@ def _momentum_reference(w, g, v, lr, momentum):
          lesson="06_optimizers",
          points=1,
          references=("nnlib.optim:sgd_momentum_step", "nnlib.optim:SGD._update"),
-         piece=True)
+         piece="training step")
 def sgd_momentum_step(fn: Callable) -> str:
     """Exercise 6.1: `sgd_momentum_step(w, g, v, lr, momentum) -> (w, v)`."""
     rng = _cases(61)
@@ -203,7 +203,7 @@ def _adam_w_hints(w, g, new_m, new_v, t, lr, beta1, beta2, eps) -> list[Hint]:
 
 @checker("adam_step", lesson="06_optimizers", points=2,
          references=("nnlib.optim:adam_step", "nnlib.optim:Adam._update"),
-         piece=True)
+         piece="training step")
 def adam_step(fn: Callable) -> str:
     """Exercise 6.2: `adam_step(w, g, m, v, t, lr, beta1, beta2, eps) -> (w, m, v)`."""
     rng = _cases(62)
@@ -247,7 +247,7 @@ def adam_step(fn: Callable) -> str:
          lesson="06_optimizers",
          points=1,
          references=("nnlib.optim:cosine_lr", "nnlib.optim:cosine_schedule"),
-         piece=True)
+         piece="training step")
 def cosine_lr(fn: Callable) -> str:
     """Exercise 6.3: `cosine_lr(step, total, lr) -> float`, half a cosine from lr to 0."""
     from nnlib.optim import cosine_schedule
