@@ -38,6 +38,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnlib.course.notebook_functions import strip_annotations
+
 PASSED = "passed"
 FAILED = "failed"
 NOT_IMPLEMENTED = "not implemented"
@@ -190,10 +192,7 @@ def _build_statement(node: ast.stmt, namespace: dict, refused: dict[str, str]) -
                                   "plain values or NumPy's)")
             namespace.pop(node.name, None)
             return
-        for argument in ast.walk(node.args):
-            if isinstance(argument, ast.arg):
-                argument.annotation = None
-        node.returns = None
+        strip_annotations(node)
         problem = _run(node, namespace)
         if problem:
             refused[node.name] = f"defining {node.name} failed: {problem}"
