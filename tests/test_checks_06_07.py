@@ -13,16 +13,7 @@ from nnlib.course.checks import CheckFailed
 from nnlib.course.plots import most_confident_mistakes
 from nnlib.layers import Parameter
 from nnlib.optim import SGD, Adam, cosine_schedule
-
-
-def not_implemented(*args):
-    raise NotImplementedError()
-
-
-def passes(check, fn, capsys) -> None:
-    check(fn)
-    assert "✅" in capsys.readouterr().out
-
+from tests.checker_failures import right_answer_tests
 
 # --- the right answers, written the way a learner might ---------------------------
 
@@ -104,16 +95,7 @@ CORRECT = [
     (checks.top_confident_mistakes, lambda probs, labels, k: list(top_confident_mistakes(probs, labels, k))),
 ]
 
-
-@pytest.mark.parametrize("check, fn", CORRECT)
-def test_reference_passes(check, fn, capsys):
-    passes(check, fn, capsys)
-
-
-@pytest.mark.parametrize("check", sorted({c for c, _ in CORRECT}, key=lambda c: c.__name__))
-def test_not_implemented_is_reported_calmly(check, capsys):
-    check(not_implemented)
-    assert "not implemented yet" in capsys.readouterr().out
+test_right_answers_pass, test_not_implemented_is_reported_not_raised = right_answer_tests(CORRECT)
 
 
 # --- the typical mistakes and what the checker says -------------------------------
