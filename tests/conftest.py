@@ -61,6 +61,26 @@ def graded(monkeypatch):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
 
 
+@pytest.fixture
+def scipy_gemm_calls(monkeypatch):
+    """nnlib's matrix products through SciPy's BLAS (as in the browser); the list of gemm calls
+    (the dtype of each)."""
+    from nnlib import blas
+
+    calls = []
+    real = blas._gemm()
+
+    def counted(dtype):
+        def gemm(*args, **kwargs):
+            calls.append(dtype)
+            return real[dtype](*args, **kwargs)
+        return gemm
+
+    monkeypatch.setattr(blas, "BACKEND", "scipy")
+    monkeypatch.setattr(blas, "_gemm", lambda: {dtype: counted(dtype) for dtype in real})
+    return calls
+
+
 @pytest.fixture(scope="session")
 def pristine_exercises(tmp_path_factory) -> Path:
     """The student notebooks as `make exercises` makes them from the lessons, in a folder of their own:

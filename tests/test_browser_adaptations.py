@@ -60,25 +60,6 @@ def test_lesson_epochs_in_the_browser_is_the_lessons_browser_count_unless_nnlib_
     assert lesson_epochs(40, browser=12) == 1  # grading trains as briefly as possible, in the browser too
 
 
-@pytest.fixture
-def scipy_gemm_calls(monkeypatch):
-    """nnlib's matrix products through SciPy's BLAS (as in the browser); the list of gemm calls."""
-    from nnlib import blas
-
-    calls = []
-    real = blas._gemm()
-
-    def counted(dtype):
-        def gemm(*args, **kwargs):
-            calls.append(dtype)
-            return real[dtype](*args, **kwargs)
-        return gemm
-
-    monkeypatch.setattr(blas, "BACKEND", "scipy")
-    monkeypatch.setattr(blas, "_gemm", lambda: {dtype: counted(dtype) for dtype in real})
-    return calls
-
-
 def test_blas_operands_multiply_through_scipy_and_give_plain_arrays(scipy_gemm_calls):
     rng = np.random.default_rng(0)
     x, W = rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((4, 3)).astype(np.float32)
