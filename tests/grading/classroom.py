@@ -1,6 +1,6 @@
 """A fake class for nbgrader: a course folder, the lessons' answers, students' submissions.
-Used by the round trip (tests/grading/test_round_trip.py) and the timing of a whole class
-(benchmarks/grading_bench.py)."""
+Used by the grading tests (the round trips, a term, the trusted run) and the timing of a whole
+class (benchmarks/grading_bench.py)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@ fresh sandboxed processes; no trick earns a point without a flag, no honest styl
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import nbformat
@@ -19,31 +18,24 @@ from nnlib.course.grading.trusted import (
     run_trusted,
     student_sources,
 )
+from tests.grading.classroom import fill, handout, lesson_answers
 from tests.grading_tricks import HONEST, TRICKS
 
 # Needs bubblewrap, which `make test-grading` installs (sandbox-packages): part of that target.
 pytestmark = pytest.mark.grading
 
-REPO = Path(__file__).resolve().parents[2]
-LESSON_02 = nbformat.read(REPO / "exercises" / "02_forward_pass.ipynb", as_version=4)
+LESSON_02 = handout("02_forward_pass")
 LOCKED = [cell.source for cell in LESSON_02.cells
           if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("locked")]
 EXERCISES_02 = ("linear_forward", "relu", "softmax", "cross_entropy")
 
 
 def answers_02() -> dict[str, str]:
-    lesson = nbformat.read(REPO / "notebooks" / "02_forward_pass.ipynb", as_version=4)
-    return {cell.metadata["nbgrader"]["grade_id"]: "\n".join(
-        line for line in cell.source.split("\n") if "### " not in line)
-        for cell in lesson.cells if cell.metadata.get("nbgrader", {}).get("solution")}
+    return lesson_answers("02_forward_pass")
 
 
 def notebook_with(answers: dict[str, str], extra_cells: tuple[str, ...] = ()) -> nbformat.NotebookNode:
-    nb = copy.deepcopy(LESSON_02)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in answers:
-            cell.source = answers[grade_id]
+    nb = fill(LESSON_02, answers)
     nb.cells += [nbformat.v4.new_code_cell(source) for source in extra_cells]
     return nb
 
