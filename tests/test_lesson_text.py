@@ -1,5 +1,6 @@
 """What the lessons say and show before any training: a term is explained where it is first used,
-and lesson 00's data check gives load_raw's message for a missing bundle (issue 27)."""
+lesson 00's data check gives load_raw's message for a missing bundle (issue 27), and each "In the
+browser" note gives the epochs its lesson trains there and a measured Run All (issue 28)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,25 @@ def test_lesson_00_data_check_says_how_to_get_a_missing_bundle_back(tmp_path, mo
     exec(imports.replace("from nnlib.course import checks, plots\n", ""), namespace)
     with pytest.raises(DataError, match=r"not found.*git checkout -- data/mnist\.npz"):
         exec(check, namespace)
+
+
+def browser_notes():
+    """(lesson, the "In the browser" note, the code of its lesson_epochs(...) line) of each lesson
+    that trains."""
+    for path in NOTEBOOKS:
+        cells = nbformat.read(path, as_version=4).cells
+        notes = [c.source for c in cells if c.cell_type == "markdown" and "**In the browser**" in c.source]
+        calls = [line for c in cells if c.cell_type == "code" for line in c.source.splitlines()
+                 if re.search(r"\blesson_epochs\(", line)]
+        if calls:
+            yield path.stem, notes, calls
+
+
+@pytest.mark.parametrize("lesson, notes, calls", [pytest.param(*n, id=n[0]) for n in browser_notes()])
+def test_the_browser_note_gives_the_epochs_the_code_trains_and_a_measured_run_all(lesson, notes, calls):
+    assert len(notes) == 1 and len(calls) == 1, f"{lesson}: one 'In the browser' note, one lesson_epochs call"
+    browser = int(re.search(r"browser=(\d+)", calls[0]).group(1))
+    said = re.search(r"\*\*(?:in full: )?(\d+) epochs(?: instead of \d+)?\*\*", notes[0])
+    assert said, f"{lesson}: the note does not say in bold how many epochs the browser trains"
+    assert int(said.group(1)) == browser, f"{lesson}: the note says {said.group(1)} epochs, the code {browser}"
+    assert re.search(r"Run All took \d+ s", notes[0]), f"{lesson}: the note gives no measured Run All time"
