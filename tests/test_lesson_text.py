@@ -75,5 +75,5 @@ def test_the_browser_note_gives_the_epochs_the_code_trains_and_a_measured_run_al
     browser = int(re.search(r"browser=(\d+)", calls[0]).group(1))
     said = re.search(r"\*\*(?:in full: )?(\d+) epochs(?: instead of \d+)?\*\*", notes[0])
     assert said, f"{lesson}: the note does not say in bold how many epochs the browser trains"
-    assert int(said.group(1)) == browser, f"{lesson}: the note says {said.group(1)} epochs, the code {browser}"
+    assert int(said.group(1)) == browser, f"{lesson}: the note says {said.group(1)}, the code {browser}"
     assert re.search(r"Run All took \d+ s", notes[0]), f"{lesson}: the note gives no measured Run All time"
