@@ -73,14 +73,19 @@ run: $(STAMP)
 reference: $(STAMP)
 	$(PY) -m nnlib reproduce --out results
 
+# The suite in parallel processes (pytest-xdist), one per core up to 4; each test file and each
+# notebook stays whole in one process (--dist loadscope: a notebook's cells share one kernel).
+# TEST_JOBS=0 runs it in this process alone.
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+PARALLEL := -n $(TEST_JOBS) --dist loadscope
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest $(PARALLEL)
 
 # The fast tier: nnlib and the checkers, no notebooks, kernels or full runs (conftest.py's `slow`);
 # under 2 minutes on two cores. One lesson's notebooks and tests: $(PY) -m pytest -m lesson03
 NOT_SLOW := not slow and not browser and not grading and not hub
 test-fast: $(STAMP)
-	$(PY) -m pytest tests -m "$(NOT_SLOW)" -q
+	$(PY) -m pytest tests -m "$(NOT_SLOW)" -q $(PARALLEL)
 
 # Every Python the course declares: each in an environment of its own, .venv-3.12 and so on
 # (pyenv's, or from PATH); a version that is not installed is named and left out, or fails the
@@ -112,7 +117,7 @@ $(OLDEST_STAMP): requirements.txt pyproject.toml | $(STAMP)
 
 test-oldest: $(OLDEST_STAMP)
 	@$(OLDEST)/bin/python -c 'import importlib.metadata as m, platform; print("oldest:", "Python", platform.python_version(), *(f"{d} {m.version(d)}" for d in ("numpy", "matplotlib", "scikit-learn", "ipywidgets", "jupyterlab", "nbval", "pytest")))'
-	NNLIB_EPOCHS=$(OLDEST_EPOCHS) $(OLDEST)/bin/python -m pytest tests notebooks
+	NNLIB_EPOCHS=$(OLDEST_EPOCHS) $(OLDEST)/bin/python -m pytest tests notebooks $(PARALLEL)
 
 # The repository root, so the file browser reaches notebooks/ and exercises/; opens on lesson 00
 # (the student version in a student copy, which has no notebooks/).
