@@ -53,6 +53,17 @@ def test_make_run_writes_only_into_a_folder_git_ignores():
     assert "--epochs 2" in make_dry_run("run", "EPOCHS=2")
 
 
+def test_make_test_runs_one_process_per_core_up_to_four(monkeypatch):
+    """Whatever OMP_NUM_THREADS says: the Makefile exports 1 to its sub-makes (`make test-versions`),
+    and `nproc` counts that variable."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    for threads in ("1", "3"):
+        monkeypatch.setenv("OMP_NUM_THREADS", threads)
+        command = make_dry_run("test").split()
+        assert command[command.index("-n") + 1] == str(min(cores, 4)), f"OMP_NUM_THREADS={threads}: {command}"
+    assert "-n 0" in make_dry_run("test", "TEST_JOBS=0")
+
+
 def test_readme_says_how_to_choose_blas_threads_and_how_much_results_vary():
     assert "NNLIB_BLAS_THREADS" in README
     assert "few hundredths of a percent" in README and "seeds" in README
