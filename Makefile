@@ -75,10 +75,10 @@ reference: $(STAMP)
 
 # The suite in parallel processes (pytest-xdist), one per core up to 4; each test file and each
 # notebook stays whole in one process (--dist loadscope: a notebook's cells share one kernel).
-# TEST_JOBS=0 runs it in this process alone. (nproc counts OMP_NUM_THREADS, which is 1 here.)
-TEST_JOBS ?= $(shell n=$$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 2); \
-  [ $$n -gt 4 ] && n=4; echo $$n)
-PARALLEL := -n $(TEST_JOBS) --dist loadscope
+# TEST_JOBS=0 runs it in this process alone. Counted by Python, not nproc: nproc obeys the
+# OMP_NUM_THREADS=1 exported above, and macOS has none. Expanded only by the targets that use it.
+TEST_JOBS ?= $(shell $(PYTHON) -c 'import os; print(min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4))')
+PARALLEL = -n $(TEST_JOBS) --dist loadscope
 test: $(STAMP)
 	$(PY) -m pytest $(PARALLEL)
 

@@ -55,7 +55,7 @@ def test_make_run_writes_only_into_a_folder_git_ignores():
 
 def test_make_test_runs_one_process_per_core_up_to_four(monkeypatch):
     """Whatever OMP_NUM_THREADS says: the Makefile exports 1 to its sub-makes (`make test-versions`),
-    and `nproc` counts that variable."""
+    and `nproc` would count that variable."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     for threads in ("1", "3"):
         monkeypatch.setenv("OMP_NUM_THREADS", threads)
